@@ -1,0 +1,23 @@
+"""Settings of the tagger, from environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TaggerSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    app_env: Literal["development", "test", "demo", "production"] = "development"
+    tagger_max_document_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+
+@lru_cache
+def get_settings() -> TaggerSettings:
+    return TaggerSettings()

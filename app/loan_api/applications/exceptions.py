@@ -1,0 +1,41 @@
+"""Errors of the applications module, as problem details."""
+
+from __future__ import annotations
+
+from servicekit.problems import Problem
+
+_BEARER = {"WWW-Authenticate": 'Bearer realm="loan-desk"'}
+
+
+class NotAuthenticated(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            401,
+            "A valid application token is required: Authorization: Bearer <token>.",
+            slug="not-authenticated",
+            headers=_BEARER,
+        )
+
+
+class NotYourApplication(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            403,
+            "This token belongs to another application.",
+            slug="forbidden",
+        )
+
+
+class ApplicationNotFound(Problem):
+    def __init__(self) -> None:
+        super().__init__(404, "No application with this id.", slug="application-not-found")
+
+
+class ApplicantTooYoung(Problem):
+    def __init__(self, minimum_age: int) -> None:
+        super().__init__(
+            422,
+            f"Applicants must be at least {minimum_age} years old.",
+            slug="applicant-too-young",
+            title="Business rule violated",
+        )

@@ -1,0 +1,122 @@
+"""HTTP routes of the applications module: v1 and v2 side by side."""
+
+from __future__ import annotations
+
+
+from fastapi import APIRouter, status
+
+from loan_api.applications import service
+from loan_api.applications.dependencies import AuthorizedApplication
+from loan_api.applications.schemas import (
+    AddressSubmit,
+    ApplicationCreatedV1,
+    ApplicationCreatedV2,
+    ApplicationCreateV1,
+    ApplicationCreateV2,
+    ApplicationRead,
+    ApplicationStatus,
+    ApplicationSummaryV2,
+    Credentials,
+    PersonalDetailsSubmit,
+    StepAccepted,
+)
+from loan_api.dependencies import ClockDep, ConnectionDep, MetricsDep
+from loan_api.documents import service as documents
+from loan_api.notifications import service as notifications
+
+router_v1 = APIRouter(prefix="/applications", tags=["applications"])
+router_v2 = APIRouter(prefix="/applications", tags=["applications v2"])
+
+
+@router_v1.post("", status_code=status.HTTP_201_CREATED)
+async def create_application_v1(
+    body: ApplicationCreateV1,
+    connection: ConnectionDep,
+    metrics: MetricsDep,
+    clock: ClockDep,
+) -> ApplicationCreatedV1:
+    application_id, token = await service.create_application(
+        connection,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        email=str(body.email),
+        product=body.product,
+        amount_cents=body.amount * 100,
+        currency="EUR",
+        api_version="v1",
+        now=clock(),
+    )
+    metrics.applications_created.labels(api_version="v1", product=body.product.value).inc()
+    return ApplicationCreatedV1(id=application_id, token=token, status=ApplicationStatus.draft)
+
+
+@router_v2.post("", status_code=status.HTTP_201_CREATED)
+async def create_application_v2(
+    body: ApplicationCreateV2,
+    connection: ConnectionDep,
+    metrics: MetricsDep,
+    clock: ClockDep,
+) -> ApplicationCreatedV2:
+    amount_cents = int((body.loan.amount.value * 100).to_integral_value())
+    application_id, token = await service.create_application(
+        connection,
+        first_name=body.applicant.first_name,
+        last_name=body.applicant.last_name,
+        email=str(body.applicant.email),
+        product=body.loan.product,
+        amount_cents=amount_cents,
+        currency=body.loan.amount.currency,
+        api_version="v2",
+        now=clock(),
+    )
+    metrics.applications_created.labels(api_version="v2", product=body.loan.product.value).inc()
+    return ApplicationCreatedV2(
+        application=ApplicationSummaryV2(
+            id=application_id, status=ApplicationStatus.draft, loan=body.loan
+        ),
+        credentials=Credentials(token=token),
+    )
+
+
+@router_v1.get("/{application_id}")
+async def read_application(
+    application: AuthorizedApplication, connection: ConnectionDep
+) -> ApplicationRead:
+    counts = await documents.count_documents(connection, application_id=application.id)
+    invited = await notifications.was_invited(connection, application_id=application.id)
+    return await service.get_application(
+        connection,
+        application_id=application.id,
+        documents_uploaded=counts.uploaded,
+        documents_tagged=counts.tagged,
+        invited=invited,
+    )
+
+
+@router_v1.put("/{application_id}/personal-details")
+async def submit_personal_details(
+    body: PersonalDetailsSubmit,
+    application: AuthorizedApplication,
+    connection: ConnectionDep,
+    clock: ClockDep,
+) -> StepAccepted:
+    await service.submit_personal_details(
+        connection, application_id=application.id, details=body, now=clock()
+    )
+    return StepAccepted()
+
+
+@router_v1.put("/{application_id}/current-address")
+async def submit_current_address(
+    body: AddressSubmit,
+    application: AuthorizedApplication,
+    connection: ConnectionDep,
+    clock: ClockDep,
+) -> StepAccepted:
+    await service.submit_current_address(
+        connection, application_id=application.id, address=body, now=clock()
+    )
+    return StepAccepted()
+
+
+__all__ = ["router_v1", "router_v2"]

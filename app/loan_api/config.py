@@ -1,0 +1,38 @@
+"""Settings of the api, from environment variables (names as in compose.yaml and the README)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, HttpUrl
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    app_env: Literal["development", "test", "demo", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./loan_api.db"
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+
+    tagger_url: HttpUrl = HttpUrl("http://127.0.0.1:8001")
+    # The whole tagger call may take this long; connecting gets a shorter budget so an
+    # unreachable tagger fails fast.
+    tagger_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    tagger_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+
+    email_backend: Literal["log", "smtp"] = "log"
+    email_from: str = "loan-desk@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

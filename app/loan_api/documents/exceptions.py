@@ -1,0 +1,61 @@
+"""Errors of the documents module, as problem details."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from servicekit.problems import Problem
+
+
+class DocumentNotFound(Problem):
+    def __init__(self) -> None:
+        super().__init__(404, "No document with this id in this application.", slug="document-not-found")
+
+
+class UnsupportedDocumentType(Problem):
+    def __init__(self, detail: str, allowed: list[str]) -> None:
+        super().__init__(415, detail, slug="unsupported-media-type", allowed=allowed)
+
+
+class DocumentTooLarge(Problem):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            413,
+            f"The document is larger than the limit of {max_bytes} bytes.",
+            slug="document-too-large",
+            max_bytes=max_bytes,
+        )
+
+
+class EmptyDocument(Problem):
+    def __init__(self) -> None:
+        super().__init__(422, "The uploaded file is empty.", slug="empty-document")
+
+
+class AlreadyTagged(Problem):
+    def __init__(self) -> None:
+        super().__init__(409, "This document is tagged already.", slug="already-tagged")
+
+
+_TAGGING_STATUS = {"timeout": 504, "rejected": 422}
+_TAGGING_DETAIL = {
+    "timeout": "The tagging service did not answer in time.",
+    "unavailable": "The tagging service is not reachable.",
+    "rejected": "The tagging service could not read this document.",
+    "bad_response": "The tagging service gave an answer that could not be used.",
+}
+
+
+class TaggingFailed(Problem):
+    """The document is stored with status ``tagging_failed``; the client may retry tagging."""
+
+    def __init__(self, *, reason: str, application_id: UUID, document_id: UUID) -> None:
+        super().__init__(
+            _TAGGING_STATUS.get(reason, 502),
+            _TAGGING_DETAIL[reason] + " The document is stored; retry tagging later.",
+            slug=f"tagging-failed-{reason.replace('_', '-')}",
+            title="Tagging failed",
+            document_id=str(document_id),
+            document_status="tagging_failed",
+            retry=f"/api/v1/applications/{application_id}/documents/{document_id}/tagging",
+        )

@@ -1,0 +1,81 @@
+"""HTTP routes of the documents module."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+
+from loan_api.applications.dependencies import AuthorizedApplication
+from loan_api.dependencies import ClockDep, ConnectionDep, MetricsDep, SettingsDep, TaggerDep
+from loan_api.documents import service
+from loan_api.documents.exceptions import DocumentTooLarge
+from loan_api.documents.schemas import DocumentKind, DocumentList, DocumentRead
+
+router = APIRouter(prefix="/applications/{application_id}/documents", tags=["documents"])
+
+_CHUNK = 64 * 1024
+
+
+async def _read_limited(upload: UploadFile, max_bytes: int) -> bytes:
+    """Read the upload, refusing it as soon as it passes the limit."""
+    chunks = []
+    size = 0
+    while chunk := await upload.read(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise DocumentTooLarge(max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def upload_document(
+    application: AuthorizedApplication,
+    file: Annotated[UploadFile, File(description="PDF, PNG or JPEG.")],
+    kind: Annotated[DocumentKind, Form()],
+    connection: ConnectionDep,
+    tagger: TaggerDep,
+    metrics: MetricsDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> DocumentRead:
+    content = await _read_limited(file, settings.max_upload_bytes)
+    return await service.upload_document(
+        connection,
+        application_id=application.id,
+        kind=kind,
+        filename=file.filename,
+        content_type=file.content_type,
+        content=content,
+        tagger=tagger,
+        metrics=metrics,
+        now=clock(),
+    )
+
+
+@router.get("")
+async def list_documents(application: AuthorizedApplication, connection: ConnectionDep) -> DocumentList:
+    return DocumentList(
+        items=await service.list_documents(connection, application_id=application.id)
+    )
+
+
+@router.post("/{document_id}/tagging")
+async def retry_tagging(
+    document_id: UUID,
+    application: AuthorizedApplication,
+    connection: ConnectionDep,
+    tagger: TaggerDep,
+    metrics: MetricsDep,
+    clock: ClockDep,
+) -> DocumentRead:
+    return await service.retry_tagging(
+        connection,
+        application_id=application.id,
+        document_id=document_id,
+        tagger=tagger,
+        metrics=metrics,
+        now=clock(),
+    )

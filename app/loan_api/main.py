@@ -1,0 +1,81 @@
+"""The api's application factory: ``uvicorn --factory loan_api.main:create_app``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from prometheus_client import CollectorRegistry
+
+from loan_api import __version__
+from loan_api.applications import router as applications
+from loan_api.config import Settings, get_settings
+from loan_api.container import Container, build_container
+from loan_api.database import ping
+from loan_api.documents import router as documents
+from loan_api.metrics import BusinessMetrics
+from loan_api.notifications import router as notifications
+from servicekit.health import health_router
+from servicekit.limits import BodySizeLimitMiddleware
+from servicekit.problems import install_problem_handlers
+
+SERVICE_NAME = "loan-api"
+# Multipart framing around the file may add a little to the body; the endpoint then checks the
+# file itself against the exact limit.
+_MULTIPART_ALLOWANCE = 64 * 1024
+_READINESS_TIMEOUT_SECONDS = 2.0
+
+ContainerFactory = Callable[[Settings, BusinessMetrics], Container]
+
+
+async def _database_ready(request: Request) -> None:
+    container: Container = request.app.state.container
+    async with asyncio.timeout(_READINESS_TIMEOUT_SECONDS):
+        async with container.engine.connect() as connection:
+            await ping(connection)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    registry: CollectorRegistry | None = None,
+    container_factory: ContainerFactory = build_container,
+) -> FastAPI:
+    """Build the api. Tests pass their own settings, a fresh registry and a container factory
+    that swaps long-lived objects (tagger client, e-mailer, clock) for fakes."""
+    settings = settings or get_settings()
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = BusinessMetrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container = container_factory(settings, metrics)
+        app.state.container = container
+        try:
+            yield
+        finally:
+            await container.aclose()
+
+    app = FastAPI(
+        title="Loan Desk API",
+        version=__version__,
+        description="Loan applications: applicant details, address, documents, invite.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_body_bytes=settings.max_upload_bytes + _MULTIPART_ALLOWANCE
+    )
+
+    v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(applications.router_v1)
+    v1.include_router(documents.router)
+    v1.include_router(notifications.router)
+    v2 = APIRouter(prefix="/api/v2")
+    v2.include_router(applications.router_v2)
+    app.include_router(v1)
+    app.include_router(v2)
+    app.include_router(health_router(_database_ready))
+    return app

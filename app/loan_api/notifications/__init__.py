@@ -1,0 +1,1 @@
+"""Notifications: the invite e-mail. Public surface: ``service`` (``was_invited``)."""

@@ -1,0 +1,25 @@
+"""HTTP routes of the notifications module."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from loan_api.applications.dependencies import AuthorizedApplication
+from loan_api.dependencies import ClockDep, ConnectionDep, EmailerDep
+from loan_api.notifications import service
+from loan_api.notifications.schemas import InviteAccepted
+
+router = APIRouter(prefix="/applications/{application_id}", tags=["notifications"])
+
+
+@router.post("/invite", status_code=status.HTTP_202_ACCEPTED)
+async def send_invite(
+    application: AuthorizedApplication,
+    connection: ConnectionDep,
+    emailer: EmailerDep,
+    clock: ClockDep,
+) -> InviteAccepted:
+    notification_id = await service.send_invite(
+        connection, application_id=application.id, emailer=emailer, now=clock()
+    )
+    return InviteAccepted(notification_id=notification_id)

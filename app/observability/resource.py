@@ -1,0 +1,45 @@
+"""The OTel resource and the service name, from arguments and the standard ``OTEL_*`` variables."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+DEFAULT_ENVIRONMENT = "development"
+
+_instance_ids: dict[int, str] = {}
+
+
+def sdk_disabled() -> bool:
+    """``OTEL_SDK_DISABLED=true`` turns every OpenTelemetry part of this package into a no-op."""
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+def resolve_service_name(service_name: str) -> str:
+    """``OTEL_SERVICE_NAME`` when set, else ``service_name``."""
+    return os.environ.get("OTEL_SERVICE_NAME", "").strip() or service_name
+
+
+def instance_id() -> str:
+    """A uuid per process (per pid, so forked workers each get their own)."""
+    pid = os.getpid()
+    if pid not in _instance_ids:
+        _instance_ids[pid] = str(uuid.uuid4())
+    return _instance_ids[pid]
+
+
+def build_resource(*, service_name: str, service_version: str) -> Any:
+    """``service.name`` (``OTEL_SERVICE_NAME`` wins), ``service.version``, ``service.instance.id``
+    (from ``OTEL_RESOURCE_ATTRIBUTES`` or a uuid per process), ``deployment.environment.name``
+    (from ``OTEL_RESOURCE_ATTRIBUTES``, default ``development``), plus whatever else
+    ``OTEL_RESOURCE_ATTRIBUTES`` carries."""
+    from opentelemetry.sdk.resources import Resource
+
+    detected = Resource.create({})  # OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, SDK info
+    attributes = dict(detected.attributes)
+    attributes["service.name"] = resolve_service_name(service_name)
+    attributes["service.version"] = service_version
+    attributes.setdefault("service.instance.id", instance_id())
+    attributes.setdefault("deployment.environment.name", DEFAULT_ENVIRONMENT)
+    return Resource.create(attributes)
