@@ -1,0 +1,38 @@
+"""Running a service under uvicorn with the project's single logging pipeline.
+
+uvicorn's own logging config is switched off (``log_config=None``) and its access log too: the
+observability package writes one canonical access line per request, inside the request's span.
+Each worker process calls the app factory, which configures logging again (idempotently), so
+``--workers N`` logs the same way as one process.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+
+
+def serve_app(
+    factory: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    service_name: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    from observability import configure_logging
+
+    configure_logging(service_name=service_name, level=log_level, fmt=log_format)
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
