@@ -10,6 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,7 +33,18 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-def current_heads() -> tuple[str, ...]:
-    from alembic.script import ScriptDirectory
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
 
-    return tuple(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+def current_heads() -> tuple[str, ...]:
+    return tuple(_scripts().get_heads())
+
+
+def previous_revision() -> str:
+    """The revision one migration before head: what a database that missed the latest has."""
+    (head,) = current_heads()
+    down = _scripts().get_revision(head).down_revision
+    if not isinstance(down, str):
+        raise RuntimeError(f"head {head} has no single previous revision: {down!r}")
+    return down

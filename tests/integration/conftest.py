@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +62,12 @@ async def _drop_database(admin_url: str, name: str) -> None:
     await engine.dispose()
 
 
+def _run_in_own_loop(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to completion even when the caller is inside a running event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.fixture(scope="session")
 def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
     """Makes empty databases of a kind and drops them at the end of the session."""
@@ -72,13 +79,13 @@ def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
             return f"sqlite+aiosqlite:///{path}"
         admin = _postgres_admin_url()
         name = f"loan_test_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_create_database(admin, name))
+        _run_in_own_loop(_create_database(admin, name))
         created.append((admin, name))
         return make_url(admin).set(database=name).render_as_string(hide_password=False)
 
     yield make
     for admin, name in created:
-        asyncio.run(_drop_database(admin, name))
+        _run_in_own_loop(_drop_database(admin, name))
 
 
 @pytest.fixture(scope="session")

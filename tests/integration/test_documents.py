@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from tests.integration.conftest import Api, api_client
+from tests.support.documents import JPEG_HEADER, PNG_HEADER, pdf
+from tests.support.flows import create_application, upload
+
+FROZEN_NOW = datetime(2026, 8, 21, 12, 0, tzinfo=UTC)
+
+
+async def _documents(api: Api, applicant) -> list[dict]:  # type: ignore[no-untyped-def]
+    response = await api.client.get(f"{applicant.path}/documents", headers=applicant.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def test_upload_is_tagged_by_the_tagger_and_its_metadata_stored(api: Api) -> None:
+    applicant = await create_application(api.client)
+    content = pdf("Reisepass / Passport of Steve")
+    response = await upload(api.client, applicant, content=content, filename="../../etc/pass.pdf")
+    assert response.status_code == 201, response.text
+    document = response.json()
+    assert document["status"] == "tagged"
+    assert document["tags"]["document_type"] == "passport"
+    assert document["size_bytes"] == len(content)
+    assert document["content_type"] == "application/pdf"
+    assert document["filename"] == "pass.pdf"
+    assert document["tagging_attempts"] == 1
+    assert [d["id"] for d in await _documents(api, applicant)] == [document["id"]]
+    assert api.metric("loan_documents_tagged_total", {"kind": "id", "document_type": "passport"}) == 1
+
+
+@pytest.mark.parametrize(
+    ("form_year", "status", "reason"),
+    [(2026, "tagged", None), (2025, "tagged", None), (2024, "rejected", "recency: form year 2024 is older than 2025")],
+)
+async def test_fiscal_documents_must_be_recent(
+    database_url: str, form_year: int, status: str, reason: str | None
+) -> None:
+    async with api_client(database_url, clock=lambda: FROZEN_NOW) as api:
+        applicant = await create_application(api.client)
+        response = await upload(
+            api.client, applicant, content=pdf(f"Einkommensteuer tax return. Tax year: {form_year}"), kind="fiscal"
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["status"] == status
+        assert body["tags"]["form_year"] == form_year
+        assert body["rejection_reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("content", "media_type"),
+    [
+        (b"plain text", "text/plain"),
+        (PNG_HEADER, "application/pdf"),  # declared PDF, bytes are PNG
+        (pdf("Passport"), "image/jpeg"),  # declared JPEG, bytes are PDF
+        (JPEG_HEADER, "image/gif"),
+    ],
+)
+async def test_wrong_or_mismatched_media_type_is_415_and_stores_nothing(
+    api: Api, content: bytes, media_type: str
+) -> None:
+    applicant = await create_application(api.client)
+    response = await upload(api.client, applicant, content=content, media_type=media_type)
+    assert response.status_code == 415, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["allowed"] == ["application/pdf", "image/jpeg", "image/png"]
+    assert await _documents(api, applicant) == []
+
+
+async def test_images_are_accepted(api: Api) -> None:
+    applicant = await create_application(api.client)
+    for content, media_type in ((PNG_HEADER, "image/png"), (JPEG_HEADER, "image/jpeg")):
+        response = await upload(api.client, applicant, content=content, media_type=media_type)
+        assert response.status_code == 201, response.text
+        assert response.json()["tags"]["document_type"] == "id_card"
+
+
+async def test_oversized_upload_is_413_and_stores_nothing(database_url: str) -> None:
+    async with api_client(database_url, settings={"max_upload_bytes": 4096}) as api:
+        applicant = await create_application(api.client)
+        just_over = pdf("Passport" + "x" * 4096)
+        response = await upload(api.client, applicant, content=just_over)
+        assert response.status_code == 413, response.text
+        assert response.json()["max_bytes"] == 4096
+        # Far over the limit: refused by the streaming body limit before parsing.
+        huge = pdf("x" * 500_000)
+        response = await upload(api.client, applicant, content=huge)
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert await _documents(api, applicant) == []
+        ok = await upload(api.client, applicant, content=pdf("Passport"))
+        assert ok.status_code == 201
+
+
+async def test_empty_file_is_refused(api: Api) -> None:
+    applicant = await create_application(api.client)
+    response = await upload(api.client, applicant, content=b"")
+    assert response.status_code == 422
+    assert await _documents(api, applicant) == []
+
+
+def _failing_transport(error: Exception) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "reason"),
+    [
+        (httpx.ConnectError("refused"), 502, "unavailable"),
+        (httpx.ReadTimeout("slow"), 504, "timeout"),
+    ],
+)
+async def test_tagger_failure_keeps_the_document_and_retry_tags_it(
+    database_url: str, error: Exception, status: int, reason: str
+) -> None:
+    async with api_client(database_url, tagger_transport=_failing_transport(error)) as api:
+        applicant = await create_application(api.client)
+        response = await upload(api.client, applicant)
+        assert response.status_code == status, response.text
+        problem = response.json()
+        assert problem["document_status"] == "tagging_failed"
+        assert problem["type"] == f"urn:loan-desk:problem:tagging-failed-{reason}"
+        [stored] = await _documents(api, applicant)
+        assert stored["id"] == problem["document_id"]
+        assert stored["status"] == "tagging_failed"
+        assert stored["failure_reason"] == reason
+        assert api.metric("loan_tagger_failures_total", {"reason": reason}) == 1
+
+    # The tagger is back: retrying tags the stored bytes.
+    async with api_client(database_url) as api:
+        response = await api.client.post(problem["retry"], headers=applicant.headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "tagged"
+        assert response.json()["tagging_attempts"] == 2
+        again = await api.client.post(problem["retry"], headers=applicant.headers)
+        assert again.status_code == 409
+
+
+async def test_tagger_error_status_and_bad_answers_are_failures(database_url: str) -> None:
+    answers = iter([httpx.Response(500), httpx.Response(200, json={"document_type": "spaceship"})])
+    transport = httpx.MockTransport(lambda request: next(answers))
+    async with api_client(database_url, tagger_transport=transport) as api:
+        applicant = await create_application(api.client)
+        first = await upload(api.client, applicant)
+        second = await upload(api.client, applicant)
+        assert (first.status_code, second.status_code) == (502, 502)
+        assert api.metric("loan_tagger_failures_total", {"reason": "unavailable"}) == 1
+        assert api.metric("loan_tagger_failures_total", {"reason": "bad_response"}) == 1
+        assert [d["status"] for d in await _documents(api, applicant)] == ["tagging_failed"] * 2
+
+
+async def test_unreadable_document_is_rejected_by_the_tagger(api: Api) -> None:
+    applicant = await create_application(api.client)
+    response = await upload(api.client, applicant, content=pdf("Tax return 2025", encrypted=True))
+    assert response.status_code == 422
+    assert response.json()["type"] == "urn:loan-desk:problem:tagging-failed-rejected"
+    assert api.metric("loan_tagger_failures_total", {"reason": "rejected"}) == 1
+
+
+async def test_documents_of_another_application_are_not_reachable(api: Api) -> None:
+    alice = await create_application(api.client)
+    bob = await create_application(api.client)
+    document = (await upload(api.client, alice)).json()
+    response = await api.client.post(
+        f"{bob.path}/documents/{document['id']}/tagging", headers=bob.headers
+    )
+    assert response.status_code == 404
+    assert await _documents(api, bob) == []

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import httpx
+
+from doc_tagger.main import create_app as create_tagger_app
+from tests.integration.conftest import Api, api_client, running
+
+
+async def test_api_probes(api: Api) -> None:
+    assert (await api.client.get("/health/live")).json() == {"status": "ok"}
+    assert (await api.client.get("/health/ready")).json() == {"status": "ok"}
+
+
+async def test_api_not_ready_without_its_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite+aiosqlite:///{tmp_path}/missing-dir/db.sqlite"
+    async with api_client(url) as api:
+        assert (await api.client.get("/health/live")).status_code == 200
+        response = await api.client.get("/health/ready")
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_tagger_probes() -> None:
+    app = create_tagger_app()
+    async with running(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://tagger"
+    ) as client:
+        assert (await client.get("/health/live")).json() == {"status": "ok"}
+        assert (await client.get("/health/ready")).json() == {"status": "ok"}
