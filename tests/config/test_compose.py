@@ -1,0 +1,295 @@
+"""compose.yaml: schema, mounts, pinned images, healthchecks, loopback ports, secrets."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.config import stackfiles as sf
+
+SCHEMA = Path(__file__).parent / "schemas" / "compose-spec.json"
+SECRETS = {"POSTGRES_PASSWORD", "GF_SECURITY_ADMIN_PASSWORD"}
+APP_SERVICES = {"api", "tagger", "migrate", "loadgen"}
+FAKE_SECRETS = dict.fromkeys(SECRETS, "test-secret")
+
+
+@pytest.fixture(scope="module")
+def raw_compose() -> dict[str, Any]:
+    """compose.yaml as written, before interpolation."""
+    return sf.load_yaml(sf.COMPOSE_FILE)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    """compose.yaml with .env (and stand-in secrets) substituted, as compose would see it."""
+    return sf.load_compose(FAKE_SECRETS)
+
+
+@pytest.fixture(scope="module")
+def env() -> dict[str, str]:
+    return sf.load_env()
+
+
+def schema_errors(document: Any) -> list[str]:
+    validator = jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))
+    return [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+
+
+# --- schema --------------------------------------------------------------------------------
+
+
+def test_compose_file_matches_the_compose_specification(compose: dict[str, Any]) -> None:
+    assert schema_errors(compose) == []
+
+
+def test_schema_check_rejects_a_misspelled_key(compose: dict[str, Any]) -> None:
+    broken = copy.deepcopy(compose)
+    broken["services"]["api"]["healthcheck"]["intervall"] = "5s"
+    broken["services"]["grafana"]["port"] = ["3000:3000"]
+    errors = schema_errors(broken)
+    assert any("intervall" in error for error in errors)
+    assert any("'port'" in error for error in errors)
+
+
+# --- services match the names contract ------------------------------------------------------
+
+
+def test_every_service_of_the_architecture_exists(compose: dict[str, Any]) -> None:
+    assert set(sf.architecture_services()) <= set(compose["services"])
+
+
+def test_services_outside_the_architecture_are_one_shot_helpers(compose: dict[str, Any]) -> None:
+    extra = set(compose["services"]) - set(sf.architecture_services())
+    assert extra <= sf.one_shot_services(compose), extra
+
+
+def test_published_ports_are_exactly_the_documented_ones(compose: dict[str, Any]) -> None:
+    for name, contract in sf.architecture_services().items():
+        published = {port for _, port in sf.published_ports(compose["services"][name])}
+        assert published == contract["published"], name
+
+
+# --- ports ----------------------------------------------------------------------------------
+
+
+def test_no_port_is_published_on_all_interfaces(compose: dict[str, Any]) -> None:
+    assert sf.check_ports_loopback(compose) == []
+
+
+@pytest.mark.parametrize(
+    "ports",
+    [["8000:8000"], ["0.0.0.0:8000:8000"], ["8000"], [{"target": 8000, "published": "8000"}]],
+)
+def test_port_check_flags_ports_open_to_the_network(ports: list[Any]) -> None:
+    broken = {"services": {"api": {"ports": ports}}}
+    assert sf.check_ports_loopback(broken) != []
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def test_every_image_is_pinned_in_dot_env(raw_compose: dict[str, Any], env: dict[str, str]) -> None:
+    assert sf.check_images_pinned(raw_compose, env) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "env"),
+    [
+        ("grafana/grafana:13.2.1", {}),
+        ("${GRAFANA_IMAGE}:${GRAFANA_TAG}", {"GRAFANA_IMAGE": "grafana/grafana"}),
+        ("${GRAFANA_IMAGE}:${GRAFANA_TAG}", {"GRAFANA_IMAGE": "g/g", "GRAFANA_TAG": "latest"}),
+        ("${GRAFANA_IMAGE}", {"GRAFANA_IMAGE": "grafana/grafana:13.2.1"}),
+    ],
+)
+def test_image_check_flags_unpinned_images(image: str, env: dict[str, str]) -> None:
+    assert sf.check_images_pinned({"services": {"grafana": {"image": image}}}, env) != []
+
+
+def test_app_services_share_one_image_built_from_the_root_dockerfile(
+    compose: dict[str, Any],
+) -> None:
+    images = {compose["services"][name]["image"] for name in APP_SERVICES}
+    assert len(images) == 1
+    for name in APP_SERVICES:
+        build = compose["services"][name]["build"]
+        assert build["context"] == "."
+        assert build["dockerfile"] == "Dockerfile"
+
+
+def test_the_root_dockerfile_exists() -> None:
+    assert (sf.ROOT / "Dockerfile").is_file(), "compose builds the app image from ./Dockerfile"
+
+
+# --- mounts ---------------------------------------------------------------------------------
+
+
+def test_every_bind_mount_exists(compose: dict[str, Any]) -> None:
+    mounts_only = copy.deepcopy(compose)
+    for service in mounts_only["services"].values():
+        service.pop("build", None)  # the Dockerfile has its own test above
+    assert sf.check_mounts_exist(mounts_only) == []
+
+
+def test_mount_check_flags_a_missing_path() -> None:
+    broken = {"services": {"loki": {"volumes": ["./loki/nope.yaml:/etc/loki/config.yaml:ro"]}}}
+    assert sf.check_mounts_exist(broken) == ["loki: mounts ./loki/nope.yaml, which does not exist"]
+
+
+def test_config_mounts_are_read_only_and_data_lives_in_named_volumes(
+    compose: dict[str, Any],
+) -> None:
+    declared = set(compose.get("volumes") or {})
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []) or []:
+            source, _, rest = str(volume).partition(":")
+            if source.startswith("."):
+                assert rest.endswith(":ro"), f"{name}: {volume} should be read-only"
+            else:
+                assert source in declared, f"{name}: {source} is not a declared named volume"
+    for name in ("postgres", "prometheus", "loki", "tempo", "grafana"):
+        named = [v for v in compose["services"][name]["volumes"] if not str(v).startswith(".")]
+        assert named, f"{name} keeps its data outside a named volume"
+
+
+# --- health, dependencies, limits -----------------------------------------------------------
+
+
+def test_every_service_has_a_healthcheck_or_a_written_reason(compose: dict[str, Any]) -> None:
+    assert sf.check_healthchecks(compose) == []
+
+
+def test_healthcheck_check_flags_a_silent_gap() -> None:
+    broken = {"services": {"tempo": {"image": "x"}, "loki": {"healthcheck": {"disable": True}}}}
+    assert len(sf.check_healthchecks(broken)) == 2
+
+
+def test_only_the_shell_less_collector_and_one_shot_jobs_are_exempt(
+    compose: dict[str, Any],
+) -> None:
+    exempt = {n for n, s in compose["services"].items() if s.get("x-healthcheck-exempt")}
+    assert exempt == {"otel-collector"} | sf.one_shot_services(compose)
+
+
+def test_dependencies_use_conditions_their_targets_can_reach(compose: dict[str, Any]) -> None:
+    assert sf.check_dependencies(compose) == []
+
+
+def test_dependency_check_flags_unreachable_conditions() -> None:
+    broken = {
+        "services": {
+            "migrate": {"restart": "no"},
+            "collector": {},
+            "orphan-job": {"restart": "no"},
+            "api": {
+                "depends_on": {
+                    "migrate": {"condition": "service_healthy"},
+                    "collector": {"condition": "service_healthy"},
+                }
+            },
+            "tagger": {"depends_on": ["api"]},
+        }
+    }
+    problems = sf.check_dependencies(broken)
+    assert len(problems) == 4, problems
+
+
+def test_api_waits_for_the_migration_and_the_database(compose: dict[str, Any]) -> None:
+    depends = compose["services"]["api"]["depends_on"]
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+    assert depends["postgres"]["condition"] == "service_healthy"
+
+
+def test_every_service_has_a_memory_limit_and_a_restart_policy(compose: dict[str, Any]) -> None:
+    assert sf.check_limits_and_restart(compose) == []
+
+
+def test_limit_check_flags_a_service_without_either() -> None:
+    assert len(sf.check_limits_and_restart({"services": {"api": {}}})) == 2
+
+
+# --- the app services -----------------------------------------------------------------------
+
+
+def test_app_commands_and_telemetry_settings(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["migrate"]["command"] == ["loan-api", "migrate"]
+    assert services["api"]["command"] == [
+        "loan-api", "serve", "--host", "0.0.0.0", "--port", "8000",
+    ]  # fmt: skip
+    assert services["tagger"]["command"] == [
+        "doc-tagger", "serve", "--host", "0.0.0.0", "--port", "8001",
+    ]  # fmt: skip
+    assert services["loadgen"]["command"] == ["loadgen"]
+    assert services["loadgen"]["environment"]["LOADGEN_API_URL"] == "http://api:8000"
+    for name, service_name in (("api", "loan-api"), ("tagger", "doc-tagger")):
+        environment = services[name]["environment"]
+        assert environment["OTEL_SERVICE_NAME"] == service_name
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+        assert environment["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+        assert environment["OTEL_SEMCONV_STABILITY_OPT_IN"] == "http"
+        assert environment["LOG_FORMAT"] == "json"
+        assert "deployment.environment.name=" in environment["OTEL_RESOURCE_ATTRIBUTES"]
+    assert services["api"]["environment"]["TAGGER_URL"] == "http://tagger:8001"
+    assert services["api"]["environment"]["DATABASE_URL"].startswith(
+        "postgresql+asyncpg://loan:test-secret@postgres:5432/"
+    )
+
+
+# --- variables and secrets ------------------------------------------------------------------
+
+
+def test_every_variable_is_set_in_dot_env_or_required_with_a_message(env: dict[str, str]) -> None:
+    text = sf.COMPOSE_FILE.read_text()
+    for name, op in sf.compose_variables(text):
+        if name in SECRETS:
+            continue
+        assert name in env, f"${{{name}}} is used in compose.yaml but not set in .env"
+        assert op == "", f"${{{name}}} has an inline default; keep the value in .env only"
+
+
+def test_secrets_have_no_default_and_fail_with_a_message(env: dict[str, str]) -> None:
+    text = sf.COMPOSE_FILE.read_text()
+    uses = [(name, op) for name, op in sf.compose_variables(text) if name in SECRETS]
+    assert {name for name, _ in uses} == SECRETS
+    assert all(op == ":?" for _, op in uses), uses
+    assert not SECRETS & set(env), "secrets must not be committed to .env"
+    documented = sf.STACK_DOC.read_text()
+    assert all(name in documented for name in SECRETS)
+
+
+def test_without_secrets_the_compose_file_does_not_resolve() -> None:
+    # What `docker compose up` sees on a fresh clone with nothing exported: an error, not a
+    # database with an empty or default password.
+    resolved = sf.interpolate(sf.COMPOSE_FILE.read_text(), sf.load_env())
+    assert "<unset:POSTGRES_PASSWORD>" in resolved
+    assert "<unset:GF_SECURITY_ADMIN_PASSWORD>" in resolved
+
+
+def test_grafana_is_read_only_for_anonymous_users(compose: dict[str, Any]) -> None:
+    environment = compose["services"]["grafana"]["environment"]
+    assert environment["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
+    assert environment["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+    assert environment["GF_SECURITY_ADMIN_PASSWORD"] not in {"", "admin"}
+
+
+def test_env_file_is_plain_key_value() -> None:
+    # The scripts `source` it and compose reads it: no quoting tricks, no exports.
+    for line in sf.ENV_FILE.read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            assert key.isupper(), line
+            assert key.replace("_", "").isalnum(), line
+            assert not any(c in value for c in "'\"$ `"), line
+
+
+def test_compose_loads_as_yaml_without_custom_tags() -> None:
+    yaml.safe_load(sf.COMPOSE_FILE.read_text())
