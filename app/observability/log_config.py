@@ -79,9 +79,6 @@ class _Pipeline:
         self.pre_chain: list[Processor] = _shared_processors()
 
 
-_pipeline = _Pipeline()
-
-
 def add_trace_context(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """Add ``trace_id`` and ``span_id`` (lowercase hex) of the active span, when there is one."""
     ctx = trace.get_current_span().get_span_context()
@@ -113,6 +110,9 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+_pipeline = _Pipeline()
+
+
 class ExportErrorRateLimit(logging.Filter):
     """Let through at most one record per ``interval`` seconds per (logger, message template)
     from the OpenTelemetry SDK and exporters, so a collector outage produces a few lines instead
@@ -140,6 +140,19 @@ class ExportErrorRateLimit(logging.Filter):
             suppressed = self._suppressed.pop(key, 0)
         if suppressed:
             record.suppressed_since_last = suppressed
+        return True
+
+
+class DropRelogged(logging.Filter):
+    """Drop a server's report of an exception that the metrics middleware already logged inside
+    the request span (uvicorn's "Exception in ASGI application" comes after the span ended and
+    would be a second, trace-less copy of the same traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.name != "observability.access":
+            exc = record.exc_info[1]
+            if getattr(exc, "__observability_logged__", False):
+                return False
         return True
 
 
@@ -186,7 +199,9 @@ _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 def _attribute_value(value: Any) -> Any:
     if value is None or isinstance(value, str | bool | int | float):
         return value
-    if isinstance(value, list | tuple) and all(isinstance(v, str | bool | int | float) for v in value):
+    if isinstance(value, list | tuple) and all(
+        isinstance(v, str | bool | int | float) for v in value
+    ):
         return list(value)
     return str(value)
 
@@ -195,11 +210,11 @@ def _exc_info(value: Any) -> _ExcInfo | None:
     if isinstance(value, BaseException):
         return (type(value), value, value.__traceback__)
     if isinstance(value, tuple) and len(value) == 3 and value[0] is not None:
-        return value  # type: ignore[return-value]
+        return value
     if value is True:
         info = sys.exc_info()
         if info[0] is not None:
-            return info  # type: ignore[return-value]
+            return info
     return None
 
 
@@ -322,6 +337,7 @@ def configure_logging(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     handler.addFilter(ExportErrorRateLimit())
+    handler.addFilter(DropRelogged())
     setattr(handler, _OWNED, True)
 
     root = logging.getLogger()
@@ -342,7 +358,9 @@ def configure_logging(
 def reset_logging() -> None:
     """Undo :func:`configure_logging` and remove the OTLP handler (for tests)."""
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, _OWNED, False) or isinstance(h, OtlpLogHandler)]:
+    for old in [
+        h for h in root.handlers if getattr(h, _OWNED, False) or isinstance(h, OtlpLogHandler)
+    ]:
         root.removeHandler(old)
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
@@ -355,4 +373,5 @@ def install_otlp_handler(handler: OtlpLogHandler) -> None:
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, OtlpLogHandler)]:
         root.removeHandler(old)
+    handler.addFilter(DropRelogged())
     root.addHandler(handler)

@@ -131,7 +131,7 @@ def redact_attributes(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def redact_event_dict(_logger: Any, _method: str, event_dict: Any) -> Any:
-    """structlog processor: redact sensitive keys (internal ``_``-prefixed keys stay as they are)."""
+    """structlog processor: redact sensitive keys (``_``-prefixed internal keys are kept)."""
     for key in list(event_dict):
         if key.startswith("_"):
             continue

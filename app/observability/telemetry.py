@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import _logs, trace
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
 from observability.log_config import OtlpLogHandler, install_otlp_handler
@@ -31,7 +32,7 @@ _global: Telemetry | None = None
 _MARK = "_observability_pipeline"
 
 
-class RedactingSpanExporter:
+class RedactingSpanExporter(SpanExporter):
     """Wraps a span exporter; spans with sensitive attributes leave with those values redacted.
 
     Spans are immutable once ended, so a redacted copy is exported (only for the spans that need
@@ -41,8 +42,9 @@ class RedactingSpanExporter:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
-    def export(self, spans: Sequence[Any]) -> Any:
-        return self.inner.export([_redacted_span(s) for s in spans])
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        result: SpanExportResult = self.inner.export([_redacted_span(s) for s in spans])
+        return result
 
     def shutdown(self) -> None:
         self.inner.shutdown()
@@ -256,7 +258,9 @@ def _build(
         logger_provider = LoggerProvider(resource=resource)
         owned.append(logger_provider)
 
-    if not getattr(tracer_provider, _MARK, False) and hasattr(tracer_provider, "add_span_processor"):
+    if not getattr(tracer_provider, _MARK, False) and hasattr(
+        tracer_provider, "add_span_processor"
+    ):
         exporter = span_exporter if span_exporter is not None else _otlp_span_exporter()
         tracer_provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(exporter)))
         setattr(tracer_provider, _MARK, True)
@@ -309,8 +313,8 @@ def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
     """
     if sdk_disabled():
         return
-    from opentelemetry.instrumentation.sqlalchemy import __version__ as sqla_version
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqla_version
     from opentelemetry.metrics import get_meter
 
     sync_engine = getattr(engine, "sync_engine", engine)
@@ -326,7 +330,7 @@ def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
         description="The number of connections that are currently in state described by the "
         "state attribute.",
     )
-    EngineTracer(tracer, sync_engine, connections_usage)
+    EngineTracer(tracer, sync_engine, connections_usage)  # type: ignore[no-untyped-call]
     setattr(sync_engine, _MARK, True)
 
 
