@@ -1,7 +1,7 @@
 """``doc-tagger``: serve the tagger, or print the logger tree.
 
-    doc-tagger serve --port 8001 [--workers N]
-    doc-tagger loggers
+doc-tagger serve --port 8001 [--workers N]
+doc-tagger loggers
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             log_format=settings.log_format,
         )
     elif args.command == "loggers":
-        from observability.loggers import print_logger_tree
-
         from doc_tagger.main import create_app
+        from observability.loggers import print_logger_tree
 
         create_app(settings)
         print_logger_tree()

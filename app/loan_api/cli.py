@@ -1,9 +1,9 @@
 """``loan-api``: serve the api, apply migrations, or print the logger tree.
 
-    loan-api migrate                 # alembic upgrade head (the compose `migrate` step)
-    loan-api migrate --revision -1   # or any Alembic revision; `downgrade` goes back
-    loan-api serve --port 8000 [--workers N]
-    loan-api loggers                 # every logger with its level, handlers and propagation
+loan-api migrate                 # alembic upgrade head (the compose `migrate` step)
+loan-api migrate --revision -1   # or any Alembic revision; `downgrade` goes back
+loan-api serve --port 8000 [--workers N]
+loan-api loggers                 # every logger with its level, handlers and propagation
 """
 
 from __future__ import annotations
@@ -53,9 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
         migrations.downgrade(settings.database_url, args.revision)
     elif args.command == "loggers":
-        from observability.loggers import print_logger_tree
-
         from loan_api.main import create_app
+        from observability.loggers import print_logger_tree
 
         create_app(settings)
         print_logger_tree()

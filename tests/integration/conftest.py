@@ -159,10 +159,13 @@ async def api_client(
         return container
 
     app = create_app(api_settings, registry=registry, container_factory=container_factory)
-    async with running(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-        base_url="http://api",
-    ) as client:
+    async with (
+        running(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://api",
+        ) as client,
+    ):
         yield Api(
             client=client,
             app=app,

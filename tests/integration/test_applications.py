@@ -48,7 +48,9 @@ async def test_v2_create_has_its_own_contract_beside_v1(api: Api) -> None:
     assert body["credentials"]["token_type"] == "Bearer"
     assert body["application"]["loan"]["amount"] == {"value": "1500.50", "currency": "EUR"}
     headers = {"Authorization": f"Bearer {body['credentials']['token']}"}
-    read = await api.client.get(f"/api/v1/applications/{body['application']['id']}", headers=headers)
+    read = await api.client.get(
+        f"/api/v1/applications/{body['application']['id']}", headers=headers
+    )
     assert read.json()["amount"] == "1500.50"
 
     # The v1 body is not a v2 body, and the other way round.
@@ -61,8 +63,14 @@ async def test_business_counter_counts_each_created_application_once(api: Api) -
     for _ in range(3):
         await create_application(api.client)
     await create_application(api.client, product="credit")
-    assert api.metric("loan_applications_created_total", {"api_version": "v1", "product": "mortgage"}) == 3
-    assert api.metric("loan_applications_created_total", {"api_version": "v1", "product": "credit"}) == 1
+    assert (
+        api.metric("loan_applications_created_total", {"api_version": "v1", "product": "mortgage"})
+        == 3
+    )
+    assert (
+        api.metric("loan_applications_created_total", {"api_version": "v1", "product": "credit"})
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -132,7 +140,9 @@ async def test_validation_errors_name_the_fields_and_never_echo_input(api: Api) 
 
 async def test_malformed_json_is_a_400_problem(api: Api) -> None:
     response = await api.client.post(
-        "/api/v1/applications", content=b'{"first_name": ', headers={"Content-Type": "application/json"}
+        "/api/v1/applications",
+        content=b'{"first_name": ',
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 400
     assert response.json()["type"] == "urn:loan-desk:problem:malformed-json"

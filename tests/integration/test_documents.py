@@ -31,12 +31,18 @@ async def test_upload_is_tagged_by_the_tagger_and_its_metadata_stored(api: Api) 
     assert document["filename"] == "pass.pdf"
     assert document["tagging_attempts"] == 1
     assert [d["id"] for d in await _documents(api, applicant)] == [document["id"]]
-    assert api.metric("loan_documents_tagged_total", {"kind": "id", "document_type": "passport"}) == 1
+    assert (
+        api.metric("loan_documents_tagged_total", {"kind": "id", "document_type": "passport"}) == 1
+    )
 
 
 @pytest.mark.parametrize(
     ("form_year", "status", "reason"),
-    [(2026, "tagged", None), (2025, "tagged", None), (2024, "rejected", "recency: form year 2024 is older than 2025")],
+    [
+        (2026, "tagged", None),
+        (2025, "tagged", None),
+        (2024, "rejected", "recency: form year 2024 is older than 2025"),
+    ],
 )
 async def test_fiscal_documents_must_be_recent(
     database_url: str, form_year: int, status: str, reason: str | None
@@ -44,7 +50,10 @@ async def test_fiscal_documents_must_be_recent(
     async with api_client(database_url, clock=lambda: FROZEN_NOW) as api:
         applicant = await create_application(api.client)
         response = await upload(
-            api.client, applicant, content=pdf(f"Einkommensteuer tax return. Tax year: {form_year}"), kind="fiscal"
+            api.client,
+            applicant,
+            content=pdf(f"Einkommensteuer tax return. Tax year: {form_year}"),
+            kind="fiscal",
         )
         assert response.status_code == 201, response.text
         body = response.json()

@@ -22,8 +22,11 @@ async def test_api_not_ready_without_its_database(tmp_path) -> None:  # type: ig
 
 async def test_tagger_probes() -> None:
     app = create_tagger_app()
-    async with running(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://tagger"
-    ) as client:
+    async with (
+        running(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://tagger"
+        ) as client,
+    ):
         assert (await client.get("/health/live")).json() == {"status": "ok"}
         assert (await client.get("/health/ready")).json() == {"status": "ok"}

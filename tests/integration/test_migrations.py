@@ -19,9 +19,11 @@ def _tables_and_document_columns(url: str) -> tuple[set[str], set[str]]:
         async with engine.connect() as connection:
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
             columns = await connection.run_sync(
-                lambda c: {col["name"] for col in inspect(c).get_columns("documents")}
-                if "documents" in tables
-                else set()
+                lambda c: (
+                    {col["name"] for col in inspect(c).get_columns("documents")}
+                    if "documents" in tables
+                    else set()
+                )
             )
         await engine.dispose()
         return tables, columns
@@ -29,7 +31,9 @@ def _tables_and_document_columns(url: str) -> tuple[set[str], set[str]]:
     return asyncio.run(read())
 
 
-def test_every_migration_is_reversible(database_kind: str, database_factory: Callable[[str], str]) -> None:
+def test_every_migration_is_reversible(
+    database_kind: str, database_factory: Callable[[str], str]
+) -> None:
     url = database_factory(database_kind)
     upgrade(url)
     tables, columns = _tables_and_document_columns(url)

@@ -14,8 +14,12 @@ async def test_invite_waits_for_a_complete_application(api: Api) -> None:
 
 async def test_failed_email_is_reported_and_not_counted_as_invited(api: Api) -> None:
     applicant = await create_application(api.client)
-    await api.client.put(f"{applicant.path}/personal-details", json=PERSONAL_DETAILS, headers=applicant.headers)
-    await api.client.put(f"{applicant.path}/current-address", json=ADDRESS, headers=applicant.headers)
+    await api.client.put(
+        f"{applicant.path}/personal-details", json=PERSONAL_DETAILS, headers=applicant.headers
+    )
+    await api.client.put(
+        f"{applicant.path}/current-address", json=ADDRESS, headers=applicant.headers
+    )
     assert (await upload(api.client, applicant)).status_code == 201
     api.emailer.fail = True
     response = await api.client.post(f"{applicant.path}/invite", headers=applicant.headers)
@@ -26,5 +30,7 @@ async def test_failed_email_is_reported_and_not_counted_as_invited(api: Api) -> 
     assert body["progress"]["invited"] is False
 
     api.emailer.fail = False
-    assert (await api.client.post(f"{applicant.path}/invite", headers=applicant.headers)).status_code == 202
+    assert (
+        await api.client.post(f"{applicant.path}/invite", headers=applicant.headers)
+    ).status_code == 202
     assert len(api.emailer.sent) == 1

@@ -12,13 +12,16 @@ from tests.integration.conftest import running
 from tests.support.documents import PNG_HEADER, pdf
 
 
-
 @pytest.fixture
 async def tagger() -> AsyncIterator[httpx.AsyncClient]:
     app = create_app()
-    async with running(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://tagger"
-    ) as client:
+    async with (
+        running(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://tagger",
+        ) as client,
+    ):
         yield client
 
 
@@ -39,20 +42,30 @@ async def test_tags_a_tax_return_with_its_year(tagger: httpx.AsyncClient) -> Non
 
 
 async def test_image_of_an_id_has_no_text_layer(tagger: httpx.AsyncClient) -> None:
-    response = await tagger.post("/api/v1/tags", content=PNG_HEADER, headers=_headers("image/png", "id"))
+    response = await tagger.post(
+        "/api/v1/tags", content=PNG_HEADER, headers=_headers("image/png", "id")
+    )
     assert response.json()["document_type"] == "id_card"
     assert response.json()["confidence"] == 0.4
 
 
 async def test_encrypted_pdf_is_unreadable(tagger: httpx.AsyncClient) -> None:
-    response = await tagger.post("/api/v1/tags", content=pdf("x", encrypted=True), headers=_headers())
+    response = await tagger.post(
+        "/api/v1/tags", content=pdf("x", encrypted=True), headers=_headers()
+    )
     assert response.status_code == 422
     assert response.json()["type"] == "urn:loan-desk:problem:unreadable"
 
 
 async def test_bad_media_type_kind_and_missing_headers(tagger: httpx.AsyncClient) -> None:
-    assert (await tagger.post("/api/v1/tags", content=b"x", headers=_headers("text/plain"))).status_code == 415
-    assert (await tagger.post("/api/v1/tags", content=b"x", headers=_headers(kind="car"))).status_code == 422
-    missing = await tagger.post("/api/v1/tags", content=b"x", headers={"Content-Type": "application/pdf"})
+    assert (
+        await tagger.post("/api/v1/tags", content=b"x", headers=_headers("text/plain"))
+    ).status_code == 415
+    assert (
+        await tagger.post("/api/v1/tags", content=b"x", headers=_headers(kind="car"))
+    ).status_code == 422
+    missing = await tagger.post(
+        "/api/v1/tags", content=b"x", headers={"Content-Type": "application/pdf"}
+    )
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["field"] == "header.x-document-kind"

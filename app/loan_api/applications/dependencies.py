@@ -13,7 +13,9 @@ from loan_api.applications.exceptions import NotAuthenticated, NotYourApplicatio
 from loan_api.applications.schemas import ApplicationRef
 from loan_api.dependencies import ConnectionDep
 
-_bearer = HTTPBearer(auto_error=False, description="The token returned when the application was created.")
+_bearer = HTTPBearer(
+    auto_error=False, description="The token returned when the application was created."
+)
 
 
 async def authorized_application(

@@ -110,7 +110,7 @@ class ApplicationCreateV2(StrictModel):
 
 class Credentials(BaseModel):
     token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
 
 
 class ApplicationSummaryV2(BaseModel):

@@ -14,7 +14,7 @@ from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loan_api.applications import repository
-from loan_api.applications.exceptions import ApplicationNotFound, ApplicantTooYoung
+from loan_api.applications.exceptions import ApplicantTooYoung, ApplicationNotFound
 from loan_api.applications.schemas import (
     AddressSubmit,
     ApplicationRead,
@@ -26,7 +26,7 @@ from loan_api.applications.schemas import (
 )
 
 MINIMUM_AGE = 18
-TOKEN_PREFIX = "lda_"  # a recognisable prefix lets scanners and redactors spot leaked tokens
+TOKEN_PREFIX = "lda_"  # noqa: S105 - a recognisable prefix lets scanners and redactors spot leaked tokens
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)

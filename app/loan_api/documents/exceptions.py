@@ -9,7 +9,9 @@ from servicekit.problems import Problem
 
 class DocumentNotFound(Problem):
     def __init__(self) -> None:
-        super().__init__(404, "No document with this id in this application.", slug="document-not-found")
+        super().__init__(
+            404, "No document with this id in this application.", slug="document-not-found"
+        )
 
 
 class UnsupportedDocumentType(Problem):

@@ -56,7 +56,9 @@ async def upload_document(
 
 
 @router.get("")
-async def list_documents(application: AuthorizedApplication, connection: ConnectionDep) -> DocumentList:
+async def list_documents(
+    application: AuthorizedApplication, connection: ConnectionDep
+) -> DocumentList:
     return DocumentList(
         items=await service.list_documents(connection, application_id=application.id)
     )

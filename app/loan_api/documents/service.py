@@ -54,7 +54,8 @@ def check_media_type(content_type: str | None, head: bytes) -> str:
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type not in SIGNATURES:
         raise UnsupportedDocumentType(
-            f"Documents must be one of {', '.join(ALLOWED_MEDIA_TYPES)}; got {media_type or 'none'}.",
+            f"Documents must be one of {', '.join(ALLOWED_MEDIA_TYPES)}; "
+            f"got {media_type or 'none'}.",
             ALLOWED_MEDIA_TYPES,
         )
     if not head.startswith(SIGNATURES[media_type]):
@@ -247,7 +248,9 @@ def _rejection(kind: DocumentKind, tags: Tags, now: datetime) -> str | None:
     return None
 
 
-async def list_documents(connection: AsyncConnection, *, application_id: UUID) -> list[DocumentRead]:
+async def list_documents(
+    connection: AsyncConnection, *, application_id: UUID
+) -> list[DocumentRead]:
     rows = await repository.list_documents(connection, application_id)
     return [DocumentRead.from_row(row) for row in rows]
 

@@ -29,7 +29,9 @@ class LogEmailer:
         self.sender = sender
 
     async def send(self, *, to: str, subject: str, body: str) -> None:
-        log.info("email.sent", backend="log", recipient_domain=recipient_domain(to), subject=subject)
+        log.info(
+            "email.sent", backend="log", recipient_domain=recipient_domain(to), subject=subject
+        )
 
 
 class SmtpEmailer:
@@ -46,7 +48,9 @@ class SmtpEmailer:
         message["Subject"] = subject
         message.set_content(body)
         await asyncio.to_thread(self._send, message)
-        log.info("email.sent", backend="smtp", recipient_domain=recipient_domain(to), subject=subject)
+        log.info(
+            "email.sent", backend="smtp", recipient_domain=recipient_domain(to), subject=subject
+        )
 
     def _send(self, message: EmailMessage) -> None:
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
@@ -55,5 +59,7 @@ class SmtpEmailer:
 
 def build_emailer(settings: Settings) -> Emailer:
     if settings.email_backend == "smtp":
-        return SmtpEmailer(sender=settings.email_from, host=settings.smtp_host, port=settings.smtp_port)
+        return SmtpEmailer(
+            sender=settings.email_from, host=settings.smtp_host, port=settings.smtp_port
+        )
     return LogEmailer(sender=settings.email_from)

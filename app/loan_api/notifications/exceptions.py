@@ -20,5 +20,7 @@ class ApplicationIncomplete(Problem):
 class EmailNotSent(Problem):
     def __init__(self) -> None:
         super().__init__(
-            502, "The e-mail could not be handed to the mail relay; try again.", slug="email-not-sent"
+            502,
+            "The e-mail could not be handed to the mail relay; try again.",
+            slug="email-not-sent",
         )

@@ -52,7 +52,9 @@ async def send_invite(
                 now=now,
             )
             await connection.commit()
-            log.warning("invite.failed", application_id=str(application_id), error=type(exc).__name__)
+            log.warning(
+                "invite.failed", application_id=str(application_id), error=type(exc).__name__
+            )
             raise EmailNotSent from exc
         await repository.insert_notification(
             connection,
@@ -63,7 +65,9 @@ async def send_invite(
             now=now,
         )
         await connection.commit()
-    log.info("invite.sent", application_id=str(application_id), notification_id=str(notification_id))
+    log.info(
+        "invite.sent", application_id=str(application_id), notification_id=str(notification_id)
+    )
     return notification_id
 
 

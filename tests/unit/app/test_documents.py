@@ -38,7 +38,12 @@ def test_allowed_media_types(declared: str, head: bytes, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("declared", "head"),
-    [(None, b"%PDF-"), ("text/plain", b"hello"), ("application/pdf", PNG_HEADER), ("image/png", b"%PDF-1.4")],
+    [
+        (None, b"%PDF-"),
+        ("text/plain", b"hello"),
+        ("application/pdf", PNG_HEADER),
+        ("image/png", b"%PDF-1.4"),
+    ],
 )
 def test_refused_media_types(declared: str | None, head: bytes) -> None:
     with pytest.raises(UnsupportedDocumentType):

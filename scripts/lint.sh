@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Lint, format check, types and module boundaries: the same on a laptop and in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+uv sync --locked --quiet
+uv run --locked ruff check .
+uv run --locked ruff format --check .
+uv run --locked mypy
+uv run --locked lint-imports --no-cache
