@@ -1677,7 +1677,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             OUT.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-            print(f"wrote {path.relative_to(ROOT)}")
+            print(f"wrote {path}")
     if stale:
         print(f"stale, run scripts/build_dashboards.py: {', '.join(stale)}", file=sys.stderr)
         return 1

@@ -1,0 +1,227 @@
+"""The Grafana dashboards: classic JSON, portable datasources, defined variables, parseable
+PromQL, no raw paths, and the committed JSON equal to what scripts/build_dashboards.py builds."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.support import dashboards as d
+from tests.support import prom_rules
+from tests.support.tools import require_executable
+
+FILES = d.dashboard_files()
+BOARDS = {path.name: d.load(path) for path in FILES}
+IDS = list(BOARDS)
+
+
+def _builder() -> ModuleType:
+    path = d.ROOT / "scripts" / "build_dashboards.py"
+    spec = importlib.util.spec_from_file_location("build_dashboards", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    return require_executable("promtool")
+
+
+def test_the_five_dashboards_are_there() -> None:
+    titles = {board["title"] for board in BOARDS.values()}
+    assert titles == {
+        "Service overview",
+        "Logs",
+        "Traces",
+        "Business",
+        "Telemetry pipeline health",
+    }
+
+
+def test_committed_json_matches_the_generator() -> None:
+    built = _builder().build_all()
+    assert sorted(built) == sorted(BOARDS), "a dashboard file is missing or extra"
+    for name, text in built.items():
+        committed = (d.DASHBOARDS / name).read_text(encoding="utf-8")
+        assert committed == text, (
+            f"{name} is stale: run `uv run python scripts/build_dashboards.py`"
+        )
+
+
+def test_uids_are_unique_and_stable() -> None:
+    uids = [board["uid"] for board in BOARDS.values()]
+    assert len(uids) == len(set(uids))
+    assert all(uid.startswith("loan-desk-") for uid in uids)
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_classic_json(name: str) -> None:
+    assert d.classic_json_problems(BOARDS[name]) == []
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_time_range_refresh_and_descriptions(name: str) -> None:
+    board = BOARDS[name]
+    assert board["time"]["from"] in {"now-15m", "now-30m", "now-1h"}
+    assert board["refresh"] in {"10s", "30s", "1m"}
+    assert d.description_problems(board) == []
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_datasources_are_variables_or_provisioned(name: str) -> None:
+    assert d.datasource_problems(BOARDS[name], d.provisioned_datasources()) == []
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_panels_reach_datasources_through_variables(name: str) -> None:
+    # Portability: a team that imports the dashboard picks its own datasources.
+    for panel in d.iter_panels(BOARDS[name]):
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"].startswith("${"), panel["title"]
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_every_variable_used_is_defined(name: str) -> None:
+    assert d.undefined_variable_problems(BOARDS[name]) == []
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_no_raw_path_label(name: str) -> None:
+    assert d.raw_path_problems(BOARDS[name]) == []
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_no_hard_wired_instance(name: str) -> None:
+    for _, target in d.iter_targets(BOARDS[name]):
+        expr = target.get("expr", "")
+        assert "instance=" not in expr.replace(" ", ""), expr
+
+
+def test_every_promql_query_parses(promtool: str) -> None:
+    queries = [
+        (f"{name}: {title}", expr)
+        for name, board in BOARDS.items()
+        for title, expr in d.promql_queries(board)
+    ]
+    assert len(queries) > 40
+    assert d.promtool_parse_problems(promtool, queries) == []
+
+
+def test_recording_rules_read_by_dashboards_exist() -> None:
+    recorded = prom_rules.recorded_names([prom_rules.load_yaml(p) for p in prom_rules.rule_files()])
+    used = {
+        name
+        for board in BOARDS.values()
+        for _, expr in d.promql_queries(board)
+        for name in d.recording_rule_names_used(expr)
+    }
+    assert used, "the dashboards should read some recording rules"
+    assert used <= recorded, f"not recorded: {sorted(used - recorded)}"
+
+
+def test_latency_panel_shows_exemplars() -> None:
+    board = BOARDS["service-overview.json"]
+    latency = [p for p in d.iter_panels(board) if p["title"].startswith("Latency p50")]
+    assert latency
+    assert any(t.get("exemplar") for t in latency[0]["targets"])
+
+
+def test_logs_dashboard_filters_by_the_service_variable() -> None:
+    board = BOARDS["logs.json"]
+    for panel, target in d.iter_targets(board):
+        assert 'service_name=~"$service"' in target["expr"], panel["title"]
+
+
+def test_traces_dashboard_has_search_graph_and_span_metrics() -> None:
+    board = BOARDS["traces.json"]
+    types = {p["type"] for p in d.iter_panels(board)}
+    assert {"nodeGraph", "traces", "table", "timeseries"} <= types
+    queries = " ".join(expr for _, expr in d.promql_queries(board))
+    for metric in (
+        "traces_spanmetrics_calls_total",
+        "traces_spanmetrics_latency_bucket",
+        "traces_service_graph_request_total",
+    ):
+        assert metric in queries
+
+
+# --- the checkers can fail ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def sample() -> dict:
+    return copy.deepcopy(BOARDS["service-overview.json"])
+
+
+def _first_prom_target(board: dict) -> dict:
+    return next(t for _, t in d.iter_targets(board) if "expr" in t)
+
+
+def test_checker_reports_an_undefined_variable(sample: dict) -> None:
+    _first_prom_target(sample)["expr"] = 'sum(rate(x{app_name=~"$nosuchvar"}[$__rate_interval]))'
+    assert d.undefined_variable_problems(sample) == ["variable $nosuchvar is used but not defined"]
+
+
+def test_checker_reports_a_braced_undefined_variable(sample: dict) -> None:
+    _first_prom_target(sample)["expr"] = 'up{job=~"${other:regex}"}'
+    assert d.undefined_variable_problems(sample) == ["variable $other is used but not defined"]
+
+
+def test_checker_reports_an_unparseable_expression(promtool: str, sample: dict) -> None:
+    _first_prom_target(sample)["expr"] = "sum(rate(http_request_duration_seconds_count[5m]"
+    problems = d.promtool_parse_problems(promtool, d.promql_queries(sample))
+    assert len(problems) == 1
+    assert "Request rate" in problems[0]
+
+
+def test_checker_reports_a_raw_path_label(sample: dict) -> None:
+    target = _first_prom_target(sample)
+    target["expr"] = "sum by (path) (rate(http_request_duration_seconds_count[5m]))"
+    assert len(d.raw_path_problems(sample)) == 1
+    target["expr"] = 'sum(rate(http_request_duration_seconds_count{path="/x"}[5m]))'
+    assert len(d.raw_path_problems(sample)) == 1
+    target["expr"] = "sum(rate(x[5m]))"
+    target["legendFormat"] = "{{ path }}"
+    assert len(d.raw_path_problems(sample)) == 1
+
+
+def test_checker_reports_unknown_and_mistyped_datasources(sample: dict) -> None:
+    panels = [p for p in d.iter_panels(sample) if p["type"] != "row"]
+    panels[0]["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
+    panels[1]["datasource"] = {"type": "loki", "uid": "${prometheus}"}
+    panels[2]["datasource"] = {"type": "prometheus", "uid": "${missing}"}
+    panels[3]["datasource"] = {"type": "loki", "uid": "prometheus"}
+    problems = d.datasource_problems(sample, {"prometheus": "prometheus"})
+    assert len(problems) == 4, problems
+
+
+def test_checker_reports_v2_layout_and_bad_uid() -> None:
+    v2 = {
+        "apiVersion": "dashboard.grafana.app/v2",
+        "kind": "Dashboard",
+        "spec": {"elements": {}, "layout": {}},
+        "uid": "not a uid!",
+        "title": "x",
+    }
+    problems = d.classic_json_problems(v2)
+    assert "no `panels` list" in problems
+    assert "v2 dashboard key `spec`" in problems
+    assert "bad uid 'not a uid!'" in problems
+
+
+def test_generator_check_mode_detects_a_stale_file(tmp_path: Path, monkeypatch) -> None:
+    builder = _builder()
+    monkeypatch.setattr(builder, "OUT", tmp_path)
+    assert builder.main([]) == 0
+    assert builder.main(["--check"]) == 0
+    stale = tmp_path / "logs.json"
+    stale.write_text(json.dumps({"edited": "by hand"}), encoding="utf-8")
+    assert builder.main(["--check"]) == 1
