@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Header, Request
 from opentelemetry import trace
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from doc_tagger import __version__
 from doc_tagger.config import TaggerSettings, get_settings
 from doc_tagger.tagging import UnreadableDocument, tag_document
+from observability import Telemetry
 from servicekit.health import health_router
 from servicekit.limits import BodySizeLimitMiddleware
+from servicekit.observe import observe
 from servicekit.problems import Problem, install_problem_handlers
 
 SERVICE_NAME = "doc-tagger"
@@ -61,11 +65,33 @@ def _tags_router() -> APIRouter:
 
 
 def create_app(
-    settings: TaggerSettings | None = None, *, registry: CollectorRegistry | None = None
+    settings: TaggerSettings | None = None,
+    *,
+    registry: CollectorRegistry | None = None,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
+    """Build the tagger; tests pass a fresh registry and a telemetry handle of their own."""
     settings = settings or get_settings()
-    registry = registry if registry is not None else CollectorRegistry()
-    app = FastAPI(title="Document tagger", version=__version__)
+    registry = registry if registry is not None else REGISTRY
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                handle.shutdown()
+
+    app = FastAPI(title="Document tagger", version=__version__, lifespan=lifespan)
+    handle, owned = observe(
+        app,
+        service_name=SERVICE_NAME,
+        service_version=__version__,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+        registry=registry,
+        telemetry=telemetry,
+    )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.tagger_max_document_bytes)
     app.include_router(_tags_router())

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from loan_api import __version__
 from loan_api.applications import router as applications
@@ -15,10 +15,13 @@ from loan_api.config import Settings, get_settings
 from loan_api.container import Container, build_container
 from loan_api.database import ping
 from loan_api.documents import router as documents
+from loan_api.documents.client import HttpTaggerClient
 from loan_api.metrics import BusinessMetrics
 from loan_api.notifications import router as notifications
+from observability import Telemetry, instrument_sqlalchemy
 from servicekit.health import health_router
 from servicekit.limits import BodySizeLimitMiddleware
+from servicekit.observe import observe
 from servicekit.problems import install_problem_handlers
 
 SERVICE_NAME = "loan-api"
@@ -42,27 +45,44 @@ def create_app(
     *,
     registry: CollectorRegistry | None = None,
     container_factory: ContainerFactory = build_container,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
-    """Build the api. Tests pass their own settings, a fresh registry and a container factory
-    that swaps long-lived objects (tagger client, e-mailer, clock) for fakes."""
+    """Build the api. Tests pass their own settings, a fresh registry, a container factory that
+    swaps long-lived objects (tagger client, e-mailer, clock) for fakes, and a telemetry handle
+    with in-memory exporters. Production passes nothing: the default registry, OTLP from the
+    ``OTEL_*`` variables."""
     settings = settings or get_settings()
-    registry = registry if registry is not None else CollectorRegistry()
+    registry = registry if registry is not None else REGISTRY
     metrics = BusinessMetrics(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = container_factory(settings, metrics)
         app.state.container = container
+        instrument_sqlalchemy(container.engine, tracer_provider=handle.tracer_provider)
+        if isinstance(container.tagger, HttpTaggerClient) and not handle.owns_globals:
+            handle.instrument_httpx(container.tagger.http_client)
         try:
             yield
         finally:
             await container.aclose()
+            if owned:
+                handle.shutdown()
 
     app = FastAPI(
         title="Loan Desk API",
         version=__version__,
         description="Loan applications: applicant details, address, documents, invite.",
         lifespan=lifespan,
+    )
+    handle, owned = observe(
+        app,
+        service_name=SERVICE_NAME,
+        service_version=__version__,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+        registry=registry,
+        telemetry=telemetry,
     )
     install_problem_handlers(app)
     app.add_middleware(

@@ -180,3 +180,10 @@ async def api_client(
 async def api(database_url: str) -> AsyncIterator[Api]:
     async with api_client(database_url) as value:
         yield value
+
+
+@pytest.fixture(autouse=True)
+def _no_telemetry_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The integration tier tests behaviour, not telemetry (tests/telemetry does that): no OTLP
+    exporters pointing at a collector that is not there."""
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
