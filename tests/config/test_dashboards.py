@@ -127,6 +127,16 @@ def test_recording_rules_read_by_dashboards_exist() -> None:
     assert used <= recorded, f"not recorded: {sorted(used - recorded)}"
 
 
+def test_every_query_has_a_known_data_source() -> None:
+    # The live tier uses data_sources() to know which queries need which running component.
+    for board in BOARDS.values():
+        for title, expr in d.promql_queries(board):
+            assert d.data_sources(expr), f"{title}: {expr}"
+    assert d.data_sources("sum(rate(otelcol_receiver_accepted_spans_total[1m]))") == {"collector"}
+    # A recording rule over app metrics needs both the app and the rule files.
+    assert d.data_sources("app:http_requests:rate5m") == {"app", "recording rules"}
+
+
 def test_latency_panel_shows_exemplars() -> None:
     board = BOARDS["service-overview.json"]
     latency = [p for p in d.iter_panels(board) if p["title"].startswith("Latency p50")]

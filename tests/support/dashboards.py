@@ -251,6 +251,25 @@ def promql_queries(board: Json) -> list[tuple[str, str]]:
     return queries
 
 
+# Where the series a query reads come from. The app's own metrics exist as soon as the api and
+# tagger are scraped; the rest needs the running stack (collector, Loki, Tempo with its metrics
+# generator) or the rule files loaded into Prometheus.
+_SOURCES = (
+    ("recording rules", re.compile(r"[a-z_]*:[a-z0-9_:]+")),
+    ("collector", re.compile(r"\botelcol_")),
+    ("loki", re.compile(r"\bloki_")),
+    ("tempo", re.compile(r"\btempo_")),
+    ("tempo metrics generator", re.compile(r"\btraces_(spanmetrics|service_graph)_")),
+    ("prometheus", re.compile(r"\b(up|scrape_\w+|prometheus_\w+)\b")),
+    ("app", re.compile(r"\b(http_request|http_requests|loan_)\w*")),
+)
+
+
+def data_sources(expr: str) -> set[str]:
+    """Which parts of the stack must run for `expr` to return data."""
+    return {name for name, pattern in _SOURCES if pattern.search(re.sub(r'"[^"]*"', "", expr))}
+
+
 def recording_rule_names_used(expr: str) -> set[str]:
     """Metric names with a colon: by convention only recording rules have one."""
     without_ranges = re.sub(r"\[[^\]]*\]", "", expr)
