@@ -11,13 +11,8 @@ set -a
 . ./.env
 set +a
 
-# compose.yaml refuses to start without these two secrets (docs/stack.md#secrets). CI and a
-# throwaway local run get random ones, kept in .tmp/ so a second script in the same run agrees.
-mkdir -p .tmp
-for name in POSTGRES_PASSWORD GF_SECURITY_ADMIN_PASSWORD; do
-  if [ -z "${!name:-}" ]; then
-    file=".tmp/${name}"
-    [ -s "$file" ] || od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$file"
-    export "$name=$(cat "$file")"
-  fi
-done
+# Secrets need nothing here: the stack's one-shot `secrets` service generates them on first start
+# (docs/stack.md#secrets). Scripts that log in to Grafana read the admin password from it.
+grafana_admin_password() {
+  docker compose exec -T grafana cat /run/stack-secrets/grafana_admin_password
+}

@@ -4,4 +4,7 @@
 # shellcheck source=scripts/stack-env.sh
 . "$(dirname "$0")/stack-env.sh"
 
+# The live tests log in to Grafana as admin for the datasource health and query APIs.
+GF_SECURITY_ADMIN_PASSWORD="${GF_SECURITY_ADMIN_PASSWORD:-$(grafana_admin_password)}"
+export GF_SECURITY_ADMIN_PASSWORD
 uv run pytest -m live tests/live "$@"

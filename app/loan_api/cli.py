@@ -47,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "migrate":
         from loan_api import migrate as migrations
 
-        migrations.upgrade(settings.database_url, args.revision)
+        migrations.upgrade(settings.database_dsn(), args.revision)
     elif args.command == "downgrade":
         from loan_api import migrate as migrations
 
-        migrations.downgrade(settings.database_url, args.revision)
+        migrations.downgrade(settings.database_dsn(), args.revision)
     elif args.command == "loggers":
         from loan_api.main import create_app
         from observability.loggers import print_logger_tree

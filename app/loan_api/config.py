@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, HttpUrl
+from sqlalchemy import make_url
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,6 +16,9 @@ class Settings(BaseSettings):
 
     app_env: Literal["development", "test", "demo", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./loan_api.db"
+    # A file holding the database password (a compose/Kubernetes secret); it fills the password
+    # of DATABASE_URL, so the URL in the environment carries none.
+    database_password_file: Path | None = None
     database_pool_size: int = Field(default=5, ge=1, le=100)
 
     tagger_url: HttpUrl = HttpUrl("http://127.0.0.1:8001")
@@ -31,6 +36,15 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+
+    def database_dsn(self) -> str:
+        """DATABASE_URL with the password from DATABASE_PASSWORD_FILE, when one is given."""
+        if self.database_password_file is None:
+            return self.database_url
+        password = self.database_password_file.read_text().strip()
+        return make_url(self.database_url).set(password=password).render_as_string(
+            hide_password=False
+        )
 
 
 @lru_cache

@@ -44,7 +44,7 @@ class Container:
 def build_container(settings: Settings, metrics: BusinessMetrics) -> Container:
     return Container(
         settings=settings,
-        engine=create_engine(settings.database_url, pool_size=settings.database_pool_size),
+        engine=create_engine(settings.database_dsn(), pool_size=settings.database_pool_size),
         tagger=HttpTaggerClient.from_settings(settings),
         emailer=build_emailer(settings),
         metrics=metrics,

@@ -14,9 +14,12 @@ import yaml
 from tests.config import stackfiles as sf
 
 SCHEMA = Path(__file__).parent / "schemas" / "compose-spec.json"
-SECRETS = {"POSTGRES_PASSWORD", "GF_SECURITY_ADMIN_PASSWORD"}
-APP_SERVICES = {"api", "tagger", "migrate", "loadgen"}
-FAKE_SECRETS = dict.fromkeys(SECRETS, "test-secret")
+# Optional values for secrets created on first start; nothing else may have an inline default.
+SECRET_OVERRIDES = {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+SECRET_FILES = {"postgres_password", "grafana_admin_password"}
+SECRETS_DIR = "/run/stack-secrets"
+APP_SERVICES = {"api", "tagger", "migrate", "loadgen", "secrets"}
+FAKE_SECRETS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -239,46 +242,65 @@ def test_app_commands_and_telemetry_settings(compose: dict[str, Any]) -> None:
         assert environment["LOG_FORMAT"] == "json"
         assert "deployment.environment.name=" in environment["OTEL_RESOURCE_ATTRIBUTES"]
     assert services["api"]["environment"]["TAGGER_URL"] == "http://tagger:8001"
-    assert services["api"]["environment"]["DATABASE_URL"].startswith(
-        "postgresql+asyncpg://loan:test-secret@postgres:5432/"
-    )
+    assert services["api"]["environment"]["DATABASE_URL"] == "postgresql+asyncpg://loan@postgres:5432/loan"
 
 
 # --- variables and secrets ------------------------------------------------------------------
 
 
-def test_every_variable_is_set_in_dot_env_or_required_with_a_message(env: dict[str, str]) -> None:
+def test_every_variable_is_set_in_dot_env(env: dict[str, str]) -> None:
     text = sf.COMPOSE_FILE.read_text()
     for name, op in sf.compose_variables(text):
-        if name in SECRETS:
+        if name in SECRET_OVERRIDES:
+            assert op == ":-", f"${{{name}}} is an optional override: write ${{{name}:-}}"
             continue
         assert name in env, f"${{{name}}} is used in compose.yaml but not set in .env"
         assert op == "", f"${{{name}}} has an inline default; keep the value in .env only"
 
 
-def test_secrets_have_no_default_and_fail_with_a_message(env: dict[str, str]) -> None:
-    text = sf.COMPOSE_FILE.read_text()
-    uses = [(name, op) for name, op in sf.compose_variables(text) if name in SECRETS]
-    assert {name for name, _ in uses} == SECRETS
-    assert all(op == ":?" for _, op in uses), uses
-    assert not SECRETS & set(env), "secrets must not be committed to .env"
-    documented = sf.STACK_DOC.read_text()
-    assert all(name in documented for name in SECRETS)
+def test_secrets_are_generated_files_never_defaults(env: dict[str, str]) -> None:
+    assert not SECRET_OVERRIDES & set(env), "secrets must not be committed to .env"
+    assert not [key for key in env if "PASSWORD" in key or "SECRET" in key]
+    # A fresh clone with nothing exported resolves: `docker compose up` needs no set-up.
+    compose = yaml.safe_load(sf.interpolate(sf.COMPOSE_FILE.read_text(), env))
+    services = compose["services"]
+    generator = services["secrets"]
+    assert generator["command"][:4] == ["python", "-m", "servicekit.secrets_init", SECRETS_DIR]
+    assert set(generator["command"][4:]) == SECRET_FILES
+    # `${X:-}` with nothing exported: an empty value (YAML reads it as null), so a random one.
+    assert set(generator["environment"]) == SECRET_OVERRIDES
+    assert all(value in (None, "") for value in generator["environment"].values())
 
-
-def test_without_secrets_the_compose_file_does_not_resolve() -> None:
-    # What `docker compose up` sees on a fresh clone with nothing exported: an error, not a
-    # database with an empty or default password.
-    resolved = sf.interpolate(sf.COMPOSE_FILE.read_text(), sf.load_env())
-    assert "<unset:POSTGRES_PASSWORD>" in resolved
-    assert "<unset:GF_SECURITY_ADMIN_PASSWORD>" in resolved
+    file_variables = {
+        "postgres": ("POSTGRES_PASSWORD_FILE", "postgres_password"),
+        "grafana": ("GF_SECURITY_ADMIN_PASSWORD__FILE", "grafana_admin_password"),
+        "api": ("DATABASE_PASSWORD_FILE", "postgres_password"),
+        "migrate": ("DATABASE_PASSWORD_FILE", "postgres_password"),
+    }
+    for service, (variable, secret) in file_variables.items():
+        definition = services[service]
+        assert definition["environment"][variable] == f"{SECRETS_DIR}/{secret}", service
+        assert f"secrets:{SECRETS_DIR}:ro" in definition["volumes"], service
+        assert definition["depends_on"].get("secrets", {}).get("condition") in (
+            "service_completed_successfully",
+            None,
+        ), service
+        for name, value in definition["environment"].items():
+            if "PASSWORD" in name and not name.endswith("_FILE"):
+                raise AssertionError(f"{service} sets {name} directly: {value!r}")
+    for service in ("postgres", "grafana"):
+        assert services[service]["depends_on"]["secrets"]["condition"] == (
+            "service_completed_successfully"
+        )
+    assert "@" in services["api"]["environment"]["DATABASE_URL"]
+    assert ":" not in services["api"]["environment"]["DATABASE_URL"].split("//")[1].split("@")[0]
 
 
 def test_grafana_is_read_only_for_anonymous_users(compose: dict[str, Any]) -> None:
     environment = compose["services"]["grafana"]["environment"]
     assert environment["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
     assert environment["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
-    assert environment["GF_SECURITY_ADMIN_PASSWORD"] not in {"", "admin"}
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in environment
 
 
 def test_env_file_is_plain_key_value() -> None:
