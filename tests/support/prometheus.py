@@ -1,0 +1,172 @@
+"""A real Prometheus (Debian's 2.42 binary) scraping the services with the project's own config.
+
+`prometheus/prometheus.yml` is loaded and changed in the few places a machine without Docker
+needs, nothing else:
+
+- the static targets of the `api` and `tagger` jobs point at the local ports, the `prometheus`
+  job at this Prometheus itself;
+- jobs whose targets do not exist here (collector, Loki, Tempo, Grafana) are dropped;
+- ``scrape_interval`` and ``evaluation_interval`` go from 15 s to 1 s, for test speed only: a
+  rate needs two samples and a recording rule an evaluation, and a 15 s cycle would make the tier
+  wait half a minute for each (``scrape_timeout`` follows, it may not exceed the interval);
+- ``rule_files`` stays as it is: Prometheus resolves it relative to the config file's folder,
+  so the rules folder is copied next to the rewritten config.
+
+Flags are those of compose.yaml that 2.42 knows: ``--enable-feature=exemplar-storage``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tests.support.services import LOOPBACK, free_port
+from tests.support.tools import require_executable
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "prometheus" / "prometheus.yml"
+RULES = ROOT / "prometheus" / "rules"
+TEST_INTERVAL = "1s"
+
+
+def local_config(targets: Mapping[str, str], *, source: Path = CONFIG) -> dict[str, Any]:
+    """The project's config with the targets of the jobs in ``targets`` (job -> host:port)
+    rewritten and every other job dropped."""
+    config: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
+    kept = []
+    for job in config.get("scrape_configs", []):
+        if job["job_name"] not in targets:
+            continue
+        assert len(job.get("static_configs", [])) == 1, job  # one target per job in the project
+        job["static_configs"][0]["targets"] = [targets[job["job_name"]]]
+        kept.append(job)
+    missing = set(targets) - {job["job_name"] for job in kept}
+    if missing:
+        raise ValueError(f"jobs {sorted(missing)} are not in {source}")
+    config["scrape_configs"] = kept
+    config["global"]["scrape_interval"] = TEST_INTERVAL
+    config["global"]["evaluation_interval"] = TEST_INTERVAL
+    config["global"]["scrape_timeout"] = TEST_INTERVAL
+    return config
+
+
+@dataclass
+class Prometheus:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = httpx.get(f"{self.url}{path}", params=params, timeout=10.0)
+        body = response.json()
+        if response.status_code != 200 or body.get("status") != "success":
+            raise AssertionError(f"{path} {params}: {response.status_code} {body}")
+        return body["data"]
+
+    def query(self, promql: str, *, at: float | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"query": promql}
+        if at is not None:
+            params["time"] = at
+        data = self.get("/api/v1/query", **params)
+        result: list[dict[str, Any]] = data["result"]
+        if data["resultType"] == "scalar":
+            return [{"metric": {}, "value": result}]
+        return result
+
+    def value(self, promql: str) -> float | None:
+        """The single sample of an instant query, or None when there is none."""
+        result = self.query(promql)
+        if not result:
+            return None
+        assert len(result) == 1, (promql, result)
+        return float(result[0]["value"][1])
+
+    def values(self, selectors: Mapping[str, str] | list[str]) -> dict[str, float]:
+        """selector -> current value, for those that have a sample."""
+        out = {}
+        for selector in selectors:
+            value = self.value(selector)
+            if value is not None:
+                out[selector] = value
+        return out
+
+    def exemplars(self, promql: str, start: float, end: float) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self.get(
+            "/api/v1/query_exemplars", query=promql, start=start, end=end
+        )
+        return [e for series in data for e in series.get("exemplars", [])]
+
+    def targets_up(self) -> dict[str, str]:
+        data = self.get("/api/v1/targets")
+        return {t["labels"]["job"]: t["health"] for t in data["activeTargets"]}
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        groups: list[dict[str, Any]] = self.get("/api/v1/rules")["groups"]
+        return groups
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prometheus exited:\n{log.read_text()[-4000:]}")
+        with suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/-/ready", timeout=2.0).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"prometheus not ready after {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+@contextmanager
+def running_prometheus(tmp: Path, targets: Mapping[str, str]) -> Iterator[Prometheus]:
+    """Prometheus scraping ``targets`` (job -> host:port, `prometheus` added automatically)."""
+    binary = require_executable("prometheus")
+    port = free_port()
+    address = f"{LOOPBACK}:{port}"
+    config_dir = tmp / "prometheus"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(RULES, config_dir / "rules", dirs_exist_ok=True)
+    config = local_config({**targets, "prometheus": address})
+    config_path = config_dir / "prometheus.yml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    log = tmp / "prometheus.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config_path}",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address={address}",
+                "--enable-feature=exemplar-storage",
+                "--log.level=info",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=tmp,
+        )
+    url = f"http://{address}"
+    try:
+        wait_ready(url, process, log)
+        yield Prometheus(url, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
