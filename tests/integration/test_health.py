@@ -11,8 +11,9 @@ async def test_api_probes(api: Api) -> None:
     assert (await api.client.get("/health/ready")).json() == {"status": "ok"}
 
 
-async def test_api_not_ready_without_its_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    url = f"sqlite+aiosqlite:///{tmp_path}/missing-dir/db.sqlite"
+async def test_api_not_ready_without_its_database() -> None:
+    # A PostgreSQL server that is not there: nothing listens on port 1 of the loopback.
+    url = "postgresql+asyncpg://loan:unused@127.0.0.1:1/loan"
     async with api_client(url) as api:
         assert (await api.client.get("/health/live")).status_code == 200
         response = await api.client.get("/health/ready")
