@@ -81,7 +81,6 @@ import os
 # Before any instrumentation is imported: the contrib packages read it once per process.
 os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
-from observability import loggers
 from observability.instrumentation import DEFAULT_EXCLUDED_PATHS, instrument_app
 from observability.log_config import (
     ExportErrorRateLimit,
@@ -106,6 +105,16 @@ from observability.telemetry import (
     record_exception,
     setup_telemetry,
 )
+
+
+def __getattr__(name: str) -> object:
+    # Imported lazily so `python -m observability.loggers` runs without a double import.
+    if name == "loggers":
+        import importlib
+
+        return importlib.import_module("observability.loggers")
+    raise AttributeError(f"module 'observability' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_EXCLUDED_PATHS",
