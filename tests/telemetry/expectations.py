@@ -679,3 +679,68 @@ def wait_for(
         if not problems or time.monotonic() >= deadline:
             return problems
         time.sleep(interval)
+
+
+# Recording rules that only have series after an event a healthy run does not produce; the rules
+# and panels that read them fall back (`or ... * 0`, `or vector(0)`) and must return data.
+UNAVAILABLE_RULES: Final = {
+    "app_route:http_request_errors:rate5m": 'only 5xx responses create the status_code=~"5.." '
+    "series, and the flows get none",
+    "app:http_request_errors:rate5m": "sums app_route:http_request_errors:rate5m (5xx only)",
+}
+
+_NAME_REGEX = re.compile(r'__name__\s*=~\s*"([^"]*)"')
+
+
+def unavailable_reason(
+    expr: str, recorded: Mapping[str, Sequence[str]], *, record: str | None = None
+) -> str | None:
+    """Why target 1 cannot answer ``expr`` (None: it must return data). ``recorded`` maps each
+    recording rule name to its expressions; a query reading a rule inherits the rule's sources.
+    ``record``: the name of the recording rule whose expression ``expr`` is."""
+    from tests.support.dashboards import data_sources, recording_rule_names_used
+
+    if record in UNAVAILABLE_RULES:
+        return UNAVAILABLE_RULES[record]
+    seen: set[str] = set()
+    pending = [expr]
+    sources: set[str] = set()
+    while pending:
+        current = pending.pop()
+        sources |= data_sources(current)
+        names = recording_rule_names_used(current)
+        for pattern in _NAME_REGEX.findall(current):  # {__name__=~"rule_a|rule_b"}
+            names |= {name for name in recorded if re.fullmatch(pattern, name)}
+        for name in names - seen:
+            seen.add(name)
+            pending.extend(recorded.get(name, ()))
+    reasons = [UNAVAILABLE_SOURCES[s] for s in sorted(sources) if s in UNAVAILABLE_SOURCES]
+    reasons += [why for metric, why in UNAVAILABLE_METRICS.items() if metric in expr]
+    return "; ".join(reasons) or None
+
+
+_COMPARISON = re.compile(r"(==|!=|>=|<=|>|<)(?!~)(\s*)(?!bool\b)")
+
+
+def as_bool(expr: str) -> str:
+    """An alert expression with every comparison turned into ``bool``: it returns a sample per
+    series whatever the thresholds, so a run proves the expression reads real series."""
+    out, depth, quoted = [], 0, False
+    i = 0
+    while i < len(expr):
+        char = expr[i]
+        if char == '"' and (i == 0 or expr[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char == "{":
+            depth += 1
+        elif not quoted and char == "}":
+            depth -= 1
+        elif not quoted and depth == 0:
+            match = _COMPARISON.match(expr, i)
+            if match and not expr[i:].startswith(("=~", "!~")):
+                out.append(f"{match.group(1)} bool ")
+                i = match.end()
+                continue
+        out.append(char)
+        i += 1
+    return "".join(out)
