@@ -48,9 +48,10 @@ def with_real_values(board: dict[str, Any]) -> dict[str, Any]:
     board = dict(board)
     templating = []
     for var in board.get("templating", {}).get("list", []):
-        if var["name"] in REAL_VALUES:
-            var = dict(var, includeAll=False, options=[{"value": REAL_VALUES[var["name"]]}])
-        templating.append(var)
+        real = REAL_VALUES.get(var["name"])
+        templating.append(
+            var if real is None else dict(var, includeAll=False, options=[{"value": real}])
+        )
     board["templating"] = {"list": templating}
     return board
 
