@@ -8,7 +8,22 @@ Each worker process calls the app factory, which configures logging again (idemp
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import uvicorn
+
+
+def _fresh_multiprocess_dir() -> None:
+    """prometheus-client's multiprocess mode keeps one file per worker; files left by an earlier
+    run would be summed into this one's totals, so the folder starts empty."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
 
 
 def serve_app(
@@ -24,6 +39,7 @@ def serve_app(
     from observability import configure_logging
 
     configure_logging(service_name=service_name, level=log_level, fmt=log_format)
+    _fresh_multiprocess_dir()
     uvicorn.run(
         factory,
         factory=True,
