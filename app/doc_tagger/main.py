@@ -20,6 +20,8 @@ from servicekit.health import health_router
 from servicekit.limits import BodySizeLimitMiddleware
 from servicekit.observe import observe
 from servicekit.problems import Problem, install_problem_handlers
+from servicekit.trainer.registry import HTTP_SCENARIOS
+from servicekit.trainer.wiring import install_trainer
 
 SERVICE_NAME = "doc-tagger"
 MEDIA_TYPES = ("application/pdf", "image/png", "image/jpeg")
@@ -82,11 +84,15 @@ def create_app(
             if owned:
                 handle.shutdown()
 
-    app = FastAPI(title="Document tagger", version=__version__, lifespan=lifespan)
+    version = settings.service_version or __version__
+    app = FastAPI(title="Document tagger", version=version, lifespan=lifespan)
+    # Trainer mode (ADMIN_ENABLED=true): latency, errors and exceptions on the tagger's routes,
+    # e.g. a tagger slower than the api's timeout. Before observe(), as in the api.
+    install_trainer(app, settings, app_name=SERVICE_NAME, kinds=HTTP_SCENARIOS, registry=registry)
     handle, owned = observe(
         app,
         service_name=SERVICE_NAME,
-        service_version=__version__,
+        service_version=version,
         log_level=settings.log_level,
         log_format=settings.log_format,
         registry=registry,

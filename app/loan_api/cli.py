@@ -4,6 +4,7 @@ loan-api migrate                 # alembic upgrade head (the compose `migrate` s
 loan-api migrate --revision -1   # or any Alembic revision; `downgrade` goes back
 loan-api serve --port 8000 [--workers N]
 loan-api loggers                 # every logger with its level, handlers and propagation
+loan-api trainer list|on|off|reset|traffic ...   # trainer scenarios (docs/tour.md)
 """
 
 from __future__ import annotations
@@ -29,11 +30,25 @@ def main(argv: list[str] | None = None) -> int:
     downgrade.add_argument("revision")
 
     commands.add_parser("loggers", help="print the logger tree after the app's logging set-up")
+    trainer = commands.add_parser(
+        "trainer", help="switch trainer scenarios on and off (loan-api trainer --help)",
+        add_help=False,
+    )  # fmt: skip
+    trainer.add_argument("trainer_args", nargs=argparse.REMAINDER)
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["trainer"]:  # its own parser: options such as --help belong to it
+        from servicekit.trainer.cli import main as trainer_main
+
+        return trainer_main(argv[1:], prog="loan-api trainer", default_url="http://127.0.0.1:8000")
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "serve":
         from servicekit.serve import serve_app
+
+        if settings.admin_enabled and args.workers > 1:
+            # Scenarios live in process memory: an admin call would reach one worker only.
+            parser.error("trainer mode (ADMIN_ENABLED=true) needs --workers 1")
 
         serve_app(
             "loan_api.main:create_app",

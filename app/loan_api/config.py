@@ -7,14 +7,21 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, HttpUrl
+from pydantic_settings import SettingsConfigDict
 from sqlalchemy import make_url
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.trainer.settings import AdminSettings
 
 
-class Settings(BaseSettings):
+class Settings(AdminSettings):
+    """ADMIN_ENABLED, ADMIN_TOKEN_FILE and ADMIN_TOKEN (trainer mode) come from AdminSettings."""
+
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     app_env: Literal["development", "test", "demo", "production"] = "development"
+    # The version the telemetry reports (OTel resource service.version, app_info{version});
+    # default: the code's __version__. A canary of the same image sets its own.
+    service_version: str | None = Field(default=None, min_length=1, max_length=64)
     database_url: str = "sqlite+aiosqlite:///./loan_api.db"
     # A file holding the database password (a compose/Kubernetes secret); it fills the password
     # of DATABASE_URL, so the URL in the environment carries none.
@@ -42,8 +49,8 @@ class Settings(BaseSettings):
         if self.database_password_file is None:
             return self.database_url
         password = self.database_password_file.read_text().strip()
-        return make_url(self.database_url).set(password=password).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.database_url).set(password=password).render_as_string(hide_password=False)
         )
 
 

@@ -16,6 +16,7 @@ from loan_api.container import Container, build_container
 from loan_api.database import ping
 from loan_api.documents import router as documents
 from loan_api.documents.client import HttpTaggerClient
+from loan_api.faults import API_SCENARIOS, install_faults
 from loan_api.metrics import BusinessMetrics
 from loan_api.notifications import router as notifications
 from observability import Telemetry, instrument_sqlalchemy
@@ -23,6 +24,7 @@ from servicekit.health import health_router
 from servicekit.limits import BodySizeLimitMiddleware
 from servicekit.observe import observe
 from servicekit.problems import install_problem_handlers
+from servicekit.trainer.wiring import install_trainer
 
 SERVICE_NAME = "loan-api"
 # Multipart framing around the file may add a little to the body; the endpoint then checks the
@@ -54,6 +56,7 @@ def create_app(
     settings = settings or get_settings()
     registry = registry if registry is not None else REGISTRY
     metrics = BusinessMetrics(registry)
+    version = settings.service_version or __version__
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +65,8 @@ def create_app(
         instrument_sqlalchemy(container.engine, tracer_provider=handle.tracer_provider)
         if isinstance(container.tagger, HttpTaggerClient) and not handle.owns_globals:
             handle.instrument_httpx(container.tagger.http_client)
+        if scenarios is not None:
+            install_faults(container, scenarios)
         try:
             yield
         finally:
@@ -71,14 +76,19 @@ def create_app(
 
     app = FastAPI(
         title="Loan Desk API",
-        version=__version__,
+        version=version,
         description="Loan applications: applicant details, address, documents, invite.",
         lifespan=lifespan,
+    )
+    # Trainer mode (off unless ADMIN_ENABLED=true) goes in before observe(): its middleware is
+    # then inside the metrics middleware and the server span, which see what it injects.
+    scenarios = install_trainer(
+        app, settings, app_name=SERVICE_NAME, kinds=API_SCENARIOS, registry=registry
     )
     handle, owned = observe(
         app,
         service_name=SERVICE_NAME,
-        service_version=__version__,
+        service_version=version,
         log_level=settings.log_level,
         log_format=settings.log_format,
         registry=registry,

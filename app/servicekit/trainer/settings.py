@@ -1,0 +1,80 @@
+"""Trainer-mode settings, mixed into each service's ``Settings`` (one settings object each).
+
+``ADMIN_ENABLED``     ``true`` adds the ``/admin`` routes; anything else: they do not exist.
+``ADMIN_TOKEN_FILE``  a file holding the admin token (the compose stack generates one into the
+                      ``secrets`` volume, like the database password); wins over
+``ADMIN_TOKEN``       the token itself, for a laptop.
+
+The token must be at least 32 characters, not a placeholder (``changeme``, ``secret``...) and not
+one repeated character; a service with trainer mode on and a weak token refuses to start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
+MIN_TOKEN_LENGTH: Final = 32
+PLACEHOLDER_WORDS: Final = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "changethis",
+    "placeholder",
+    "password",
+    "secret",
+    "example",
+    "admin",
+    "token",
+    "test",
+    "xxxx",
+)
+
+
+class WeakAdminTokenError(ValueError):
+    pass
+
+
+def token_problem(token: str) -> str | None:
+    """Why ``token`` is not good enough for the admin endpoint, or None."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        return f"shorter than {MIN_TOKEN_LENGTH} characters"
+    lowered = token.lower()
+    word = next((w for w in PLACEHOLDER_WORDS if w in lowered), None)
+    if word is not None:
+        return f"looks like a placeholder (contains {word!r})"
+    if len(set(token)) < 8:
+        return "too few distinct characters"
+    return None
+
+
+class AdminSettings(BaseSettings):
+    admin_enabled: bool = False
+    admin_token_file: Path | None = None
+    admin_token: SecretStr | None = None
+
+    def admin_token_value(self) -> str | None:
+        """The admin token when trainer mode is on (None when off).
+
+        Raises :class:`WeakAdminTokenError` when it is missing or weak; the message never holds
+        the token."""
+        if not self.admin_enabled:
+            return None
+        if self.admin_token_file is not None:
+            try:
+                token = self.admin_token_file.read_text().strip()
+            except OSError as exc:
+                raise WeakAdminTokenError(
+                    f"ADMIN_TOKEN_FILE {self.admin_token_file} cannot be read: {type(exc).__name__}"
+                ) from None
+        elif self.admin_token is not None:
+            token = self.admin_token.get_secret_value().strip()
+        else:
+            raise WeakAdminTokenError("ADMIN_ENABLED=true needs ADMIN_TOKEN_FILE or ADMIN_TOKEN")
+        problem = token_problem(token)
+        if problem is not None:
+            raise WeakAdminTokenError(f"the admin token is refused: {problem}")
+        return token
