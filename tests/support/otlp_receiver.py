@@ -217,9 +217,14 @@ _DECODERS: dict[str, Callable[[bytes], bytes]] = {
 
 class _HttpHandler(BaseHTTPRequestHandler):
     receiver: OtlpReceiver
-    protocol_version = "HTTP/1.1"
+    # One request per connection: a kept-alive connection would outlive `stop()` (its handler
+    # thread keeps serving), and a stopped receiver must refuse everything.
+    protocol_version = "HTTP/1.0"
 
     def do_POST(self) -> None:
+        if self.receiver._http is None:  # stopping: answer nothing
+            self.close_connection = True
+            return
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         decode = _DECODERS.get(self.headers.get("Content-Encoding", "").lower())
         if decode is None:
