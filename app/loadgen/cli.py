@@ -3,6 +3,15 @@
 Environment: LOADGEN_API_URL (http://127.0.0.1:8000), LOADGEN_FLOWS_PER_SECOND (1.0),
 LOADGEN_CONCURRENCY (4), LOADGEN_DURATION_SECONDS (0 = until stopped),
 LOADGEN_BAD_REQUEST_SHARE (0.1), LOADGEN_UNREADABLE_SHARE (0.05), LOADGEN_SEED (none).
+
+Canary: LOADGEN_CANARY_URL (none) and LOADGEN_CANARY_SHARE (0.0): that share of the flows goes
+to the canary (a whole flow each, like a sticky load balancer).
+
+Run-time control (trainer mode): with LOADGEN_ADMIN_TOKEN_FILE (or LOADGEN_ADMIN_TOKEN) set, the
+load generator polls the api's ``GET /admin/traffic`` every LOADGEN_CONTROL_INTERVAL_SECONDS (5)
+and follows the profile a trainer set there (calm, busy, spike; the canary's share); fields left
+null, and any time the api cannot be asked, mean the settings above. One control plane: the
+api's admin endpoint.
 """
 
 from __future__ import annotations
@@ -13,11 +22,14 @@ import random
 import signal
 import time
 from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
 import httpx
 import structlog
-from pydantic import Field, HttpUrl
+from pydantic import Field, HttpUrl, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = structlog.get_logger("loadgen")
@@ -37,6 +49,90 @@ class LoadSettings(BaseSettings):
     bad_request_share: float = Field(default=0.1, ge=0, le=1)
     unreadable_share: float = Field(default=0.05, ge=0, le=1)
     seed: int | None = None
+    canary_url: HttpUrl | None = None
+    canary_share: float = Field(default=0.0, ge=0, le=1)
+    admin_token_file: Path | None = None
+    admin_token: SecretStr | None = None
+    control_interval_seconds: float = Field(default=5.0, gt=0, le=300)
+
+    def admin_token_value(self) -> str | None:
+        if self.admin_token_file is not None:
+            return self.admin_token_file.read_text().strip() or None
+        return self.admin_token.get_secret_value() if self.admin_token else None
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What the load generator does right now."""
+
+    profile: str
+    flows_per_second: float
+    concurrency: int
+    bad_request_share: float
+    unreadable_share: float
+    canary_share: float
+
+    @classmethod
+    def from_settings(cls, settings: LoadSettings) -> Traffic:
+        return cls(
+            profile="default",
+            flows_per_second=settings.flows_per_second,
+            concurrency=settings.concurrency,
+            bad_request_share=settings.bad_request_share,
+            unreadable_share=settings.unreadable_share,
+            canary_share=settings.canary_share if settings.canary_url else 0.0,
+        )
+
+
+class TrafficControl:
+    """Follows the traffic profile on the api's admin endpoint (see the module docstring)."""
+
+    def __init__(self, settings: LoadSettings) -> None:
+        self.default = Traffic.from_settings(settings)
+        self.current = self.default
+        self.token = settings.admin_token_value()
+        self.has_canary = settings.canary_url is not None
+        self.enabled = self.token is not None
+
+    def apply(self, answer: dict[str, Any]) -> Traffic:
+        """The traffic for an answer of ``GET /admin/traffic`` (null fields: the default)."""
+        changes: dict[str, Any] = {"profile": answer.get("profile") or "default"}
+        for name, kind in (
+            ("flows_per_second", float),
+            ("concurrency", int),
+            ("bad_request_share", float),
+            ("unreadable_share", float),
+            ("canary_share", float),
+        ):
+            value = answer.get(name)
+            if value is not None:
+                changes[name] = kind(value)
+        traffic = replace(self.default, **changes)
+        if not self.has_canary:
+            traffic = replace(traffic, canary_share=0.0)
+        if traffic != self.current:
+            log.info("loadgen.traffic", **vars(traffic))
+        self.current = traffic
+        return traffic
+
+    async def poll_once(self, client: httpx.AsyncClient) -> Traffic:
+        if not self.enabled:
+            return self.current
+        try:
+            response = await client.get(
+                "/admin/traffic", headers={"Authorization": f"Bearer {self.token}"}
+            )
+        except httpx.HTTPError as exc:
+            log.warning("loadgen.control_unreachable", error=type(exc).__name__)
+            return self.current
+        if response.status_code == 404:
+            log.warning("loadgen.control_off", reason="the api has no admin endpoint")
+            self.enabled = False
+            return self.current
+        if response.status_code != 200:
+            log.warning("loadgen.control_refused", status_code=response.status_code)
+            return self.current
+        return self.apply(response.json())
 
 
 def pdf(text: str, *, encrypted: bool = False) -> bytes:
@@ -45,10 +141,10 @@ def pdf(text: str, *, encrypted: bool = False) -> bytes:
 
 
 class Flow:
-    def __init__(self, client: httpx.AsyncClient, rng: random.Random, settings: LoadSettings):
+    def __init__(self, client: httpx.AsyncClient, rng: random.Random, traffic: Traffic):
         self.client = client
         self.rng = rng
-        self.settings = settings
+        self.traffic = traffic
         self.outcomes: Counter[str] = Counter()
 
     async def _call(self, method: str, url: str, **kwargs: object) -> httpx.Response | None:
@@ -99,7 +195,7 @@ class Flow:
 
         path = f"/api/v1/applications/{application_id}"
         auth = {"Authorization": f"Bearer {token}"}
-        if rng.random() < self.settings.bad_request_share:
+        if rng.random() < self.traffic.bad_request_share:
             await self._bad_requests(path, auth)
         year = datetime.now(UTC).year
         await self._call(
@@ -133,7 +229,7 @@ class Flow:
             files={"file": ("passport.pdf", pdf("Reisepass / Passport"), "application/pdf")},
             data={"kind": "id"},
         )
-        unreadable = rng.random() < self.settings.unreadable_share
+        unreadable = rng.random() < self.traffic.unreadable_share
         form_year = year - rng.choice((1, 1, 1, 0, 3))  # a few too old: rejected for recency
         await self._call(
             "POST",
@@ -178,36 +274,72 @@ class Flow:
             )
 
 
-async def run(settings: LoadSettings) -> Counter[str]:
+async def run(
+    settings: LoadSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    canary_transport: httpx.AsyncBaseTransport | None = None,
+) -> Counter[str]:
+    """Drive traffic until stopped; ``transport``s are for tests (in-process apps)."""
     rng = random.Random(settings.seed)  # noqa: S311 - traffic shapes, not secrets
     totals: Counter[str] = Counter()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not in the main thread
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
     deadline = time.monotonic() + settings.duration_seconds if settings.duration_seconds else None
-    semaphore = asyncio.Semaphore(settings.concurrency)
-    interval = 1.0 / settings.flows_per_second
+    control = TrafficControl(settings)
     tasks: set[asyncio.Task[None]] = set()
 
-    async with httpx.AsyncClient(base_url=str(settings.api_url), timeout=15.0) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=str(settings.api_url), timeout=15.0, transport=transport)
+        )
+        canary = None
+        if settings.canary_url is not None:
+            canary = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=str(settings.canary_url), timeout=15.0, transport=canary_transport
+                )
+            )
 
-        async def one_flow() -> None:
-            async with semaphore:
-                flow = Flow(client, random.Random(rng.random()), settings)  # noqa: S311
-                await flow.run()
-                totals.update(flow.outcomes)
+        async def one_flow(traffic: Traffic) -> None:
+            to_canary = canary is not None and rng.random() < traffic.canary_share
+            target = canary if to_canary and canary is not None else client
+            flow = Flow(target, random.Random(rng.random()), traffic)  # noqa: S311
+            await flow.run()
+            totals.update(flow.outcomes)
+            if target is canary:
+                totals["flows:canary"] += 1
 
+        async def follow_control() -> None:
+            while not stop.is_set():
+                await control.poll_once(client)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=settings.control_interval_seconds)
+
+        poller = asyncio.create_task(follow_control())
         last_report = time.monotonic()
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            task = asyncio.create_task(one_flow())
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            traffic = control.current
+            # In-flight flows are bounded: a slow api slows the flows down instead of piling
+            # up tasks in memory (skipped ticks are counted).
+            if len(tasks) < traffic.concurrency:
+                task = asyncio.create_task(one_flow(traffic))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            else:
+                totals["flows:skipped"] += 1
             if time.monotonic() - last_report > 30:
-                log.info("loadgen.progress", responses=dict(totals))
+                log.info("loadgen.progress", profile=traffic.profile, responses=dict(totals))
                 last_report = time.monotonic()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+                await asyncio.wait_for(stop.wait(), timeout=1.0 / traffic.flows_per_second)
+        stop.set()
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
         if tasks:
             await asyncio.wait(tasks, timeout=20)
     log.info("loadgen.done", responses=dict(totals))

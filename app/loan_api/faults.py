@@ -3,10 +3,10 @@ tagger. They sit at the edges (the engine's events, a wrapper around the tagger 
 in place by the composition root), so the business modules never know about them.
 
 ``slow-db``
-    every SQL statement takes longer: after the statement ran, before SQLAlchemy hands back the
-    result, the connection waits (``await_only`` on ``asyncio.sleep`` inside SQLAlchemy's
-    greenlet: the event loop keeps serving). The statement's span (OpenTelemetry SQLAlchemy
-    instrumentation) is still open, so it is that much longer and carries ``scenario.name``.
+    every SQL statement takes longer: just before the statement goes to the driver, the
+    connection waits (``await_only`` on ``asyncio.sleep`` inside SQLAlchemy's greenlet: the
+    event loop keeps serving). The statement's span (OpenTelemetry SQLAlchemy instrumentation)
+    has already started, so it is that much longer and carries ``scenario.name``.
 ``tagger``
     ``unreachable``: the call fails the way a refused connection does (``TaggerError``
     ``unavailable``); ``slow``: the call waits ``delay_ms`` first, inside the api's own tagger
@@ -82,8 +82,9 @@ def install_slow_queries(engine: AsyncEngine, scenarios: ScenarioRegistry) -> No
         params = active.params
         assert isinstance(params, SlowDbParams)
         seconds = jittered_seconds(params.delay_ms, params.jitter_ms)
-        # The open span of this statement (contrib SQLAlchemy instrumentation keeps it on the
-        # execution context until its own after_cursor_execute, which runs after this one).
+        # The span of this statement, opened by the contrib SQLAlchemy instrumentation's own
+        # before_cursor_execute listener (added earlier, so it ran first) and kept on the
+        # execution context until after_cursor_execute ends it.
         span = getattr(context, "_otel_span", None)
         annotate(
             "slow-db",
@@ -94,12 +95,14 @@ def install_slow_queries(engine: AsyncEngine, scenarios: ScenarioRegistry) -> No
         )
         await_only(asyncio.sleep(seconds))
 
-    # insert=True: ahead of the instrumentation's after_cursor_execute, whenever that was added.
-    event.listen(engine.sync_engine, "after_cursor_execute", delay_statement, insert=True)
+    # Listeners run in the order they were added: call this after instrument_sqlalchemy, so the
+    # statement's span is open while the statement waits.
+    event.listen(engine.sync_engine, "before_cursor_execute", delay_statement)
 
 
 def install_faults(container: Container, scenarios: ScenarioRegistry) -> None:
-    """Put the dependency scenarios in place on a freshly built container."""
+    """Put the dependency scenarios in place on a freshly built container (after the engine is
+    instrumented)."""
     container.tagger = ScenarioTaggerClient(
         container.tagger,
         scenarios,
