@@ -8,6 +8,7 @@ one): without it the PostgreSQL half skips locally and fails under ``CI=true``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -24,6 +25,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from doc_tagger.main import create_app as create_tagger_app
 from loan_api.config import Settings
@@ -33,6 +35,7 @@ from loan_api.documents.client import HttpTaggerClient, TaggerClient
 from loan_api.main import create_app
 from loan_api.metrics import BusinessMetrics
 from loan_api.migrate import upgrade
+from observability import Telemetry
 from tests.support.tools import missing
 
 
@@ -121,6 +124,17 @@ class Api:
         return 0.0 if value is None else value
 
 
+class OwnProcess:
+    """Runs an ASGI app in a fresh ``contextvars`` context, as if it were its own process: the
+    caller's current span does not leak in; only what crosses the wire (``traceparent``) does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.create_task(self.app(scope, receive, send), context=contextvars.Context())
+
+
 @asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[None]:
     async with app.router.lifespan_context(app):
@@ -134,12 +148,19 @@ async def api_client(
     tagger_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], datetime] | None = None,
     settings: dict[str, Any] | None = None,
+    telemetry: Telemetry | None = None,
+    tagger_telemetry: Telemetry | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> AsyncIterator[Api]:
-    """The api wired to a real tagger app (in-process over HTTP) unless a transport is given."""
-    tagger_app = create_tagger_app()
-    transport = tagger_transport or httpx.ASGITransport(app=tagger_app)
+    """The api wired to a real tagger app (in-process over HTTP) unless a transport is given.
+
+    ``telemetry``/``tagger_telemetry`` are handles with in-memory exporters for the telemetry
+    tests; without them the integration tier runs with the SDK disabled.
+    """
+    tagger_app = create_tagger_app(registry=CollectorRegistry(), telemetry=tagger_telemetry)
+    transport = tagger_transport or httpx.ASGITransport(app=OwnProcess(tagger_app))
     emailer = FakeEmailer()
-    registry = CollectorRegistry()
+    registry = registry if registry is not None else CollectorRegistry()
     api_settings = Settings(app_env="test", database_url=database_url, **(settings or {}))
     built: list[Container] = []
 
@@ -158,9 +179,12 @@ async def api_client(
         built.append(container)
         return container
 
-    app = create_app(api_settings, registry=registry, container_factory=container_factory)
+    app = create_app(
+        api_settings, registry=registry, container_factory=container_factory, telemetry=telemetry
+    )
     async with (
         running(app),
+        running(tagger_app),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
             base_url="http://api",
