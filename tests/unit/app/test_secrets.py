@@ -8,7 +8,9 @@ from loan_api.config import Settings
 from servicekit.secrets_init import ensure_secret, main
 
 
-def test_secret_is_created_once_and_then_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_is_created_once_and_then_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("POSTGRES_PASSWORD", raising=False)
     assert ensure_secret(tmp_path, "postgres_password") is True
     first = (tmp_path / "postgres_password").read_text()
@@ -20,18 +22,24 @@ def test_secret_is_created_once_and_then_kept(tmp_path: Path, monkeypatch: pytes
     assert (tmp_path / "postgres_password").stat().st_mode & 0o777 == 0o444
 
 
-def test_environment_value_is_used_for_a_new_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_value_is_used_for_a_new_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GRAFANA_ADMIN_PASSWORD", "chosen-by-me")
     assert main([str(tmp_path), "grafana_admin_password"]) == 0
     assert (tmp_path / "grafana_admin_password").read_text() == "chosen-by-me"
 
 
-def test_two_runs_generate_different_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_runs_generate_different_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("A_PASSWORD", raising=False)
     for folder in ("one", "two"):
         (tmp_path / folder).mkdir()
         ensure_secret(tmp_path / folder, "a_password")
-    assert (tmp_path / "one" / "a_password").read_text() != (tmp_path / "two" / "a_password").read_text()
+    assert (tmp_path / "one" / "a_password").read_text() != (
+        tmp_path / "two" / "a_password"
+    ).read_text()
 
 
 @pytest.mark.parametrize("name", ["", "../etc/passwd", "Upper"])
@@ -47,4 +55,7 @@ def test_database_password_comes_from_the_file(tmp_path: Path) -> None:
         database_url="postgresql+asyncpg://loan@postgres:5432/loan", database_password_file=secret
     )
     assert settings.database_dsn() == "postgresql+asyncpg://loan:s3cret-hex@postgres:5432/loan"
-    assert Settings(database_url="sqlite+aiosqlite:///x.db").database_dsn() == "sqlite+aiosqlite:///x.db"
+    assert (
+        Settings(database_url="sqlite+aiosqlite:///x.db").database_dsn()
+        == "sqlite+aiosqlite:///x.db"
+    )
