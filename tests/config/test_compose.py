@@ -15,10 +15,11 @@ from tests.config import stackfiles as sf
 
 SCHEMA = Path(__file__).parent / "schemas" / "compose-spec.json"
 # Optional values for secrets created on first start; nothing else may have an inline default.
-SECRET_OVERRIDES = {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
-SECRET_FILES = {"postgres_password", "grafana_admin_password"}
+SECRET_OVERRIDES = {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "ADMIN_TOKEN"}
+SECRET_FILES = {"postgres_password", "grafana_admin_password", "admin_token"}
 SECRETS_DIR = "/run/stack-secrets"
-APP_SERVICES = {"api", "tagger", "migrate", "loadgen", "secrets"}
+APP_SERVICES = {"api", "api-canary", "tagger", "migrate", "loadgen", "secrets"}
+TRAINER_SERVICES = {"api", "api-canary", "tagger"}
 FAKE_SECRETS: dict[str, str] = {}
 
 
@@ -242,7 +243,42 @@ def test_app_commands_and_telemetry_settings(compose: dict[str, Any]) -> None:
         assert environment["LOG_FORMAT"] == "json"
         assert "deployment.environment.name=" in environment["OTEL_RESOURCE_ATTRIBUTES"]
     assert services["api"]["environment"]["TAGGER_URL"] == "http://tagger:8001"
-    assert services["api"]["environment"]["DATABASE_URL"] == "postgresql+asyncpg://loan@postgres:5432/loan"
+    assert (
+        services["api"]["environment"]["DATABASE_URL"]
+        == "postgresql+asyncpg://loan@postgres:5432/loan"
+    )
+
+
+def test_the_canary_is_the_api_with_another_version(
+    compose: dict[str, Any], env: dict[str, str]
+) -> None:
+    api, canary = compose["services"]["api"], compose["services"]["api-canary"]
+    assert canary["command"] == api["command"]
+    assert canary["image"] == api["image"]
+    assert canary["environment"].pop("SERVICE_VERSION") == env["CANARY_VERSION"]
+    assert "SERVICE_VERSION" not in api["environment"]
+    assert canary["environment"] == api["environment"]  # same name, database, tagger, trainer
+    assert env["CANARY_VERSION"] != env["APP_TAG"]
+    loadgen = compose["services"]["loadgen"]["environment"]
+    assert loadgen["LOADGEN_CANARY_URL"] == "http://api-canary:8000"
+    assert 0 < float(loadgen["LOADGEN_CANARY_SHARE"]) < 0.5
+
+
+def test_trainer_mode_reads_its_token_from_the_secrets_volume(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    token_file = f"{SECRETS_DIR}/admin_token"
+    for name in TRAINER_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["ADMIN_ENABLED"] == "true", name
+        assert environment["ADMIN_TOKEN_FILE"] == token_file, name
+        assert "ADMIN_TOKEN" not in environment, name
+        assert f"secrets:{SECRETS_DIR}:ro" in services[name]["volumes"], name
+    assert services["loadgen"]["environment"]["LOADGEN_ADMIN_TOKEN_FILE"] == token_file
+    assert f"secrets:{SECRETS_DIR}:ro" in services["loadgen"]["volumes"]
+    # Nothing else gets trainer mode or the token.
+    others = set(services) - TRAINER_SERVICES - {"loadgen", "secrets"}
+    for name in others:
+        assert "ADMIN_ENABLED" not in (services[name].get("environment") or {}), name
 
 
 # --- variables and secrets ------------------------------------------------------------------

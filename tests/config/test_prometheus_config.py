@@ -102,13 +102,25 @@ def test_each_job_scrapes_its_own_service_on_a_documented_port(config: dict[str,
     contract = sf.architecture_services()
     for job in config["scrape_configs"]:
         targets = [t for static in job["static_configs"] for t in static["targets"]]
-        assert len(targets) == 1, job["job_name"]
-        host, port = sf.endpoint_hostport(targets[0])
-        if job["job_name"] == "prometheus":
-            assert (host, port) == ("localhost", 9090)
-            continue
-        assert host == job["job_name"], "job name and compose service name are the same"
-        assert port in contract[host]["network_ports"], targets[0]
+        # One target per job, except the api's canary (the same service, another version).
+        expected = 2 if job["job_name"] == "api" else 1
+        assert len(targets) == expected, job["job_name"]
+        for target in targets:
+            host, port = sf.endpoint_hostport(target)
+            if job["job_name"] == "prometheus":
+                assert (host, port) == ("localhost", 9090)
+                continue
+            assert host in (job["job_name"], f"{job['job_name']}-canary"), (
+                "job name and compose service name are the same"
+            )
+            assert port in contract[host]["network_ports"], target
+
+
+def test_the_canary_is_scraped_in_the_api_job(config: dict[str, Any]) -> None:
+    (api,) = [job for job in config["scrape_configs"] if job["job_name"] == "api"]
+    assert api["static_configs"][0]["targets"] == ["api:8000", "api-canary:8000"]
+    compose = sf.load_compose({})
+    assert compose["services"]["api-canary"]["command"][-1] == "8000"
 
 
 def test_3x_features_are_enabled_by_flags() -> None:
