@@ -1,0 +1,336 @@
+"""Clients for the compose stack's backends, turning their answers into the records of
+tests/telemetry/expectations.py. Each call is written against the documented API of the pinned
+version (.env); the source each shape was checked against is named in the docstring.
+
+- Prometheus v3.14: ``GET /api/v1/query``, ``GET /api/v1/query_exemplars`` (``query``, ``start``,
+  ``end``; ``data[].exemplars[].labels``).
+- Tempo 3.0: ``GET /api/v2/traces/<id>`` with ``Accept: application/protobuf`` returns a
+  ``tempopb.TraceByIDResponse`` (field 1 ``trace``: ``tempopb.Trace``, wire-identical to OTLP
+  ``TracesData``; grafana/tempo modules/frontend/combiner/trace_by_id_v2.go and
+  docs/sources/tempo/api_docs). Search: ``GET /api/search?q=<TraceQL>&start=&end=`` (seconds),
+  ``traces[].traceID`` (hex, leading zeros trimmed by Tempo's ``util.TraceIDToHexString``).
+- Loki 3.7: ``GET /loki/api/v1/query_range`` (``query``, ``start``/``end`` in ns, ``limit``),
+  with ``X-Loki-Response-Encoding-Flags: categorize-labels`` each entry is
+  ``[ts, line, {"structuredMetadata": {...}}]`` (grafana/loki pkg/util/httpreq); OTLP mapping:
+  body -> line, trace_id/span_id/severity_text and log attributes -> structured metadata with dots
+  as underscores (docs/sources/send-data/otel).
+- Grafana 13: ``GET /api/health``, ``GET /api/datasources/uid/<uid>/health``,
+  ``GET /api/search``, ``GET /api/dashboards/uid/<uid>``, ``POST /api/ds/query``
+  (``{"queries": [...], "from", "to"}`` -> ``results.<refId>.frames[].data.values``;
+  grafana/grafana docs/.../http-api/api-legacy/data_source.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
+from tests.support import dashboards
+from tests.support.otlp_receiver import _SPAN_KINDS, attributes
+from tests.telemetry.expectations import LogRecord, SpanRecord
+
+ROOT = Path(__file__).resolve().parents[2]
+DATASOURCES = ROOT / "grafana" / "provisioning" / "datasources" / "datasources.yaml"
+
+DEFAULTS = {
+    "LIVE_API_URL": "http://127.0.0.1:8000",
+    "LIVE_TAGGER_URL": "http://127.0.0.1:8001",
+    "LIVE_PROMETHEUS_URL": "http://127.0.0.1:9090",
+    "LIVE_LOKI_URL": "http://127.0.0.1:3100",
+    "LIVE_TEMPO_URL": "http://127.0.0.1:3200",
+    "LIVE_GRAFANA_URL": "http://127.0.0.1:3000",
+}
+
+
+def url(name: str) -> str:
+    return os.environ.get(name, DEFAULTS[name]).rstrip("/")
+
+
+# --- Tempo ------------------------------------------------------------------------------------
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def trace_by_id_response_trace(body: bytes) -> bytes:
+    """The bytes of field 1 (``trace``) of a ``tempopb.TraceByIDResponse``; other fields
+    (metrics, status, message) are skipped. Empty when the message has no trace."""
+    pos, found = 0, b""
+    while pos < len(body):
+        key, pos = _varint(body, pos)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _, pos = _varint(body, pos)
+        elif wire == 2:
+            length, pos = _varint(body, pos)
+            if field == 1:
+                found = body[pos : pos + length]
+            pos += length
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+    return found
+
+
+def spans_from_traces_data(data: TracesData) -> list[SpanRecord]:
+    out = []
+    for rs in data.resource_spans:
+        resource = attributes(rs.resource.attributes)
+        for scope_spans in rs.scope_spans:
+            for span in scope_spans.spans:
+                out.append(
+                    SpanRecord(
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        name=span.name,
+                        kind=_SPAN_KINDS.get(span.kind, str(span.kind)),
+                        service=str(resource.get("service.name", "")),
+                        attributes=attributes(span.attributes),
+                        resource=resource,
+                        status_code=int(span.status.code),
+                    )
+                )
+    return out
+
+
+def same_trace_id(a: str, b: str) -> bool:
+    """Tempo trims leading zeros from hex trace ids in JSON answers."""
+    return a.lower().lstrip("0") == b.lower().lstrip("0")
+
+
+@dataclass
+class Tempo:
+    base: str
+
+    def trace(self, trace_id: str) -> list[SpanRecord]:
+        """The trace's spans, [] while Tempo does not have it (404)."""
+        response = httpx.get(
+            f"{self.base}/api/v2/traces/{trace_id}",
+            headers={"Accept": "application/protobuf"},
+            timeout=30.0,
+        )
+        if response.status_code == 404:
+            return []
+        response.raise_for_status()
+        return spans_from_traces_data(
+            TracesData.FromString(trace_by_id_response_trace(response.content))
+        )
+
+    def search(self, traceql: str, start: float, end: float, limit: int = 100) -> list[str]:
+        response = httpx.get(
+            f"{self.base}/api/search",
+            params={"q": traceql, "start": int(start), "end": int(end) + 1, "limit": limit},
+            timeout=30.0,
+        )
+        response.raise_for_status()
+        return [t["traceID"] for t in response.json().get("traces") or []]
+
+
+# --- Loki -------------------------------------------------------------------------------------
+
+
+def records_from_streams(result: list[dict[str, Any]]) -> list[LogRecord]:
+    """Loki ``streams`` (either encoding: categorized, or metadata folded into the stream)."""
+    out = []
+    for stream in result:
+        labels = dict(stream.get("stream") or {})
+        for value in stream.get("values") or []:
+            meta = dict(labels)
+            if len(value) > 2 and isinstance(value[2], dict):
+                meta |= value[2].get("structuredMetadata") or {}
+                meta |= value[2].get("parsed") or {}
+            out.append(
+                LogRecord(
+                    trace_id=str(meta.get("trace_id", "")),
+                    span_id=str(meta.get("span_id", "")),
+                    severity_text=str(meta.get("severity_text", "")),
+                    body=str(value[1]),
+                    service=str(meta.get("service_name", "")),
+                    attributes=meta,
+                )
+            )
+    return out
+
+
+@dataclass
+class Loki:
+    base: str
+
+    def query_range(
+        self, logql: str, start: float, end: float, limit: int = 1000
+    ) -> list[LogRecord]:
+        response = httpx.get(
+            f"{self.base}/loki/api/v1/query_range",
+            params={
+                "query": logql,
+                "start": int(start * 1e9),
+                "end": int(end * 1e9),
+                "limit": limit,
+                "direction": "forward",
+            },
+            headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"},
+            timeout=30.0,
+        )
+        response.raise_for_status()
+        body = response.json()
+        assert body["status"] == "success", body
+        assert body["data"]["resultType"] == "streams", body["data"]["resultType"]
+        return records_from_streams(body["data"]["result"])
+
+
+# --- Prometheus -------------------------------------------------------------------------------
+
+
+@dataclass
+class PrometheusApi:
+    base: str
+
+    def _get(self, path: str, **params: Any) -> Any:
+        response = httpx.get(f"{self.base}{path}", params=params, timeout=30.0)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        data = self._get("/api/v1/query", query=promql)
+        return data["result"] if data["resultType"] != "scalar" else [{"value": data["result"]}]
+
+    def value(self, promql: str) -> float:
+        result = self.query(promql)
+        return sum(float(r["value"][1]) for r in result)
+
+    def exemplars(self, promql: str, start: float, end: float) -> list[dict[str, Any]]:
+        data = self._get("/api/v1/query_exemplars", query=promql, start=start, end=end)
+        return [e for series in data for e in series.get("exemplars") or []]
+
+
+# --- Grafana ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Grafana:
+    base: str
+    password: str
+    user: str = "admin"
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base, auth=(self.user, self.password), timeout=60.0)
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        with self._client() as client:
+            return client.get(path, params=params)
+
+    def ds_query(self, query: dict[str, Any], *, since: str = "now-15m") -> dict[str, Any]:
+        with self._client() as client:
+            response = client.post(
+                "/api/ds/query", json={"queries": [query], "from": since, "to": "now"}
+            )
+        assert response.status_code == 200, (response.status_code, response.text[:500], query)
+        result: dict[str, Any] = response.json()["results"][query["refId"]]
+        return result
+
+
+def frames_have_data(result: dict[str, Any]) -> bool:
+    """True when any frame of a ``/api/ds/query`` result holds at least one row."""
+    for frame in result.get("frames") or []:
+        values = (frame.get("data") or {}).get("values") or []
+        if any(len(column) > 0 for column in values):
+            return True
+    return False
+
+
+def poll(check: Any, *, timeout: float, interval: float = 2.0) -> Any:
+    """``check()`` until it returns something truthy or ``timeout`` passes; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+# --- what Grafana would send ---------------------------------------------------------------
+
+
+def traces_to_logs_query(trace_id: str, service: str) -> str:
+    """The datasource's tracesToLogsV2 custom query, rendered as Grafana renders it: ``$$`` is
+    the provisioning escape of ``$``, ``${__tags}`` the mapped span tags, ``${__trace.traceId}``
+    the trace id."""
+    doc = yaml.safe_load(DATASOURCES.read_text(encoding="utf-8"))
+    (tempo_ds,) = [d for d in doc["datasources"] if d["uid"] == "tempo"]
+    config = tempo_ds["jsonData"]["tracesToLogsV2"]
+    assert config["customQuery"] is True
+    tags = ", ".join(
+        f'{t["value"]}="{service}"' for t in config["tags"] if t["key"] == "service.name"
+    )
+    query = str(config["query"]).replace("$$", "$")
+    return query.replace("${__tags}", tags).replace("${__trace.traceId}", trace_id)
+
+
+# Panel queries that Grafana's Tempo datasource computes in the browser: its backend answers only
+# `traceql` and `traceId` queries (grafana/grafana pkg/tsdb/tempo, "unsupported query type"); the
+# service map is built by the frontend from Prometheus series (`serviceMapQuery`), which
+# test_service_graph_and_span_metrics_exist checks directly.
+FRONTEND_ONLY = {"serviceMap": "built in the browser from traces_service_graph_* in Prometheus"}
+_HEX_ID = re.compile(r"^[0-9a-fA-F]{16,32}$")
+
+
+def _substitute(text: str, board: dict[str, Any], overrides: dict[str, str]) -> str:
+    values = {n: dashboards.representative_value(v) for n, v in dashboards.variables(board).items()}
+    values |= dashboards.BUILTIN_VALUES | overrides
+
+    def replace(match: re.Match[str]) -> str:
+        name = next(g for g in match.groups() if g)
+        return values.get(name, match.group(0))
+
+    return dashboards._VAR_REF.sub(replace, text)
+
+
+def panel_queries(trace_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every panel target of every dashboard, as the panel's datasource would send it: variables
+    substituted (text boxes: the search box empty, the trace id one of this run's traces), the
+    datasource resolved to its provisioned uid, and a bare trace id in a TraceQL target sent as a
+    `traceId` query (what the Tempo datasource frontend does, `isTraceIdQuery`)."""
+    overrides = {"search": "", "trace_id": trace_id}
+    out = []
+    for path in dashboards.dashboard_files():
+        board = dashboards.load(path)
+        for panel, target in dashboards.iter_targets(board):
+            if target.get("queryType") in FRONTEND_ONLY:
+                continue
+            query = copy.deepcopy(target)
+            ds = copy.deepcopy(target.get("datasource") or panel.get("datasource") or {})
+            query["datasource"] = {
+                "uid": _substitute(str(ds.get("uid", "")), board, overrides),
+                "type": ds.get("type"),
+            }
+            for key in ("expr", "query"):
+                if isinstance(query.get(key), str):
+                    query[key] = _substitute(query[key], board, overrides)
+            if ds.get("type") == "tempo" and _HEX_ID.match(str(query.get("query", ""))):
+                query["queryType"] = "traceId"
+            query["refId"] = query.get("refId") or "A"
+            out.append((f"{path.name} {panel.get('title')!r} {query['refId']}", query))
+    return out
