@@ -3,8 +3,9 @@
 `prometheus/prometheus.yml` is loaded and changed in the few places a machine without Docker
 needs, nothing else:
 
-- the static targets of the `api` and `tagger` jobs point at the local ports, the `prometheus`
-  job at this Prometheus itself;
+- the static targets of the `api` and `tagger` jobs point at the local ports (the api job's
+  `api-canary` target has no counterpart here and goes), the `prometheus` job at this
+  Prometheus itself;
 - jobs whose targets do not exist here (collector, Loki, Tempo, Grafana) are dropped;
 - ``scrape_interval`` and ``evaluation_interval`` go from 15 s to 1 s, for test speed only: a
   rate needs two samples and a recording rule an evaluation, and a 15 s cycle would make the tier
