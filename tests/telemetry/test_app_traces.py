@@ -245,3 +245,14 @@ async def test_sensitive_values_never_reach_spans_or_log_records(traced: Traced)
     assert "1988-08-23" not in haystack
     assert "steve.schulze@example.com" not in haystack
     assert applicant.id in haystack  # the assertion above searches the right place
+
+
+async def test_readiness_probe_leaves_no_spans(traced: Traced) -> None:
+    traced.api_capture.clear()
+    response = await traced.api.client.get("/health/ready")
+    assert response.status_code == 200
+    await traced.api.client.get("/metrics")
+    assert traced.api_capture.spans() == []
+    # The same capture sees a traced request, so the emptiness above means something.
+    await traced.api.client.get("/api/v1/nothing")
+    assert len([s for s in traced.api_capture.spans() if s.kind is SpanKind.SERVER]) == 1
