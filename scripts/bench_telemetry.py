@@ -1,21 +1,42 @@
-"""Overhead of the observability package, measured over real HTTP on loopback.
+"""Overhead of the observability package on the real loan-api, measured over HTTP on loopback.
 
-    uv run python scripts/bench_telemetry.py [--seconds 4] [--concurrency 16] [--rounds 2]
+    uv run python scripts/bench_telemetry.py [--seconds 4] [--concurrency 16] [--rounds 3]
 
-One run starts the same small service (uvicorn, one worker, in a subprocess) in four variants:
+One run migrates a SQLite file database (``loan_api.migrate.upgrade``), seeds it with
+applications through the api itself, then serves the shipped app (``loan_api.main:create_app``
+through ``servicekit.serve.serve_app``: uvicorn, one worker, ``log_config=None``, JSON log lines
+to stdout, which goes to /dev/null) in a subprocess, in four variants:
 
-- ``bare``: no instrumentation, ``OTEL_SDK_DISABLED=true``, stdlib logging at WARNING;
-- ``instrumented``: ``configure_logging`` (JSON to stdout, sent to /dev/null), ``setup_telemetry``
-  (OTLP/HTTP to a sink server in this process that answers 200), ``instrument_app``,
-  ``instrument_sqlalchemy``: everything a service gets;
+- ``bare``: the same app without the observability package's per-request parts:
+  ``OTEL_SDK_DISABLED=true`` (no tracer/logger provider, no OTLP handler, no SQLAlchemy or httpx
+  instrumentation, no server span) and the package's ``PrometheusMiddleware`` (metrics and the
+  access line) and ``/metrics`` route taken out of the app before it starts. What stays is what
+  the app owns: its routes, problem handlers, body-size limit, business metrics, and the
+  structlog pipeline (the read endpoints log nothing themselves).
+- ``instrumented``: ``create_app()`` as shipped, everything on: one server span per request,
+  query spans, the access line as JSON on stdout and as an OTLP log record, metrics with
+  exemplars; spans and log records exported over OTLP/HTTP to a sink in this process that answers
+  200 (``OTEL_EXPORTER_OTLP_ENDPOINT``). Extra ``OTEL_*`` variables given to this script reach the
+  server (e.g. ``OTEL_TRACES_SAMPLER``), and ``--variant-env`` adds more ``instrumented`` rows.
 - ``instrumentator``: bare + prometheus-fastapi-instrumentator (a peer's metrics baseline);
-- ``basehttp``: bare + the same metrics as ours, from a ``BaseHTTPMiddleware`` (the talk's shape).
+- ``basehttp``: bare + the same metrics as ours from a ``BaseHTTPMiddleware`` (the talk's shape).
 
-Each variant serves ``GET /db/{item_id}`` (a SELECT through SQLAlchemy async + aiosqlite on a
-file database in a temp dir) and ``GET /ping`` (trivial). An httpx client with bounded
-concurrency drives each endpoint for a fixed time after a warm-up; variants are interleaved and
-repeated (``--rounds``), the median round is kept. Prints req/s and p50/p99 latency, and the
-ratios against ``bare``. Loopback only, bounded time.
+Endpoints, both on the route ``GET /api/v1/applications/{application_id}``:
+
+- ``read``: with the application's Bearer token: the real auth path (token hash lookup) and the
+  read (application, address/details steps, document counts, invite): six SELECTs;
+- ``no-token``: the same route without a token: FastAPI matches the route, resolves its
+  dependencies (a pooled connection is checked out and returned, no query) and the problem
+  handler answers 401. The cheapest request that still goes through a real, matched, traced
+  and counted route (``/health/*`` and ``/metrics`` are excluded from telemetry; an unknown path
+  would only measure the "unmatched" branch).
+
+A minimal keep-alive HTTP/1.1 client drives each endpoint with bounded concurrency for a fixed
+time after a warm-up (httpx costs more CPU per request than the server under test on a small
+machine, and would then be what is measured; ``--client httpx`` is there to check). Variants are
+interleaved and repeated (``--rounds``); the median round is kept. Prints req/s, p50/p99 latency,
+the server process's CPU time per request, and the ratios against ``bare``. Loopback only,
+bounded time.
 """
 
 from __future__ import annotations
@@ -33,78 +54,70 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
-VARIANTS = ("bare", "instrumented", "instrumentator", "basehttp")
-ENDPOINTS = ("/db/{n}", "/ping")
+BASE_VARIANTS = ("bare", "instrumented", "instrumentator", "basehttp")
+ENDPOINTS = ("read", "no-token")
+ROUTE = "/api/v1/applications/{application_id}"
 ROOT = Path(__file__).resolve().parents[1]
+APPLICATIONS = 200
+TARGET = 0.85
 
 
 # --------------------------------------------------------------------------- the service
 
 
-def build_app(variant: str, db_path: str):  # type: ignore[no-untyped-def]
+def bench_app() -> Any:
+    """uvicorn factory (``bench_telemetry:bench_app``): the shipped app, adjusted per variant."""
     from fastapi import FastAPI
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from prometheus_client import CollectorRegistry
 
-    engine = create_async_engine(f"sqlite+aiosqlite:///{db_path}")
+    from loan_api.main import create_app
+    from observability import PrometheusMiddleware
 
-    app = FastAPI()
-
-    @app.get("/ping")
-    async def ping() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/db/{item_id}")
-    async def read(item_id: int) -> dict[str, object]:
-        async with engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    text("SELECT id, name FROM items WHERE id = :id"), {"id": item_id}
-                )
-            ).one()
-        return {"id": row.id, "name": row.name}
-
-    if variant == "instrumented":
-        import observability
-
-        observability.configure_logging(service_name="bench", level="INFO", fmt="json")
-        observability.setup_telemetry(service_name="bench", service_version="0")
-        observability.instrument_app(app, service_name="bench", service_version="0")
-        observability.instrument_sqlalchemy(engine)
-    elif variant == "instrumentator":
+    variant = os.environ["BENCH_VARIANT"]
+    app: FastAPI = create_app()
+    if variant.startswith("instrumented"):
+        return app
+    # Bare: the package's middleware and /metrics route out, before the stack is built.
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not PrometheusMiddleware]
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/metrics"]
+    if variant == "instrumentator":
         from prometheus_fastapi_instrumentator import Instrumentator
 
-        Instrumentator().instrument(app).expose(app)
+        # Its own registry: the app's default one already has our http_* metric names.
+        Instrumentator(registry=CollectorRegistry()).instrument(app)
     elif variant == "basehttp":
-        add_basehttp_metrics(app)
+        add_basehttp_metrics(app, CollectorRegistry())
     return app
 
 
-def add_basehttp_metrics(app) -> None:  # type: ignore[no-untyped-def]
+def add_basehttp_metrics(app: Any, registry: Any) -> None:
     """The same metrics as ours, from a BaseHTTPMiddleware (as in the talk)."""
-    from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+    from prometheus_client import Counter, Gauge, Histogram
     from starlette.middleware.base import BaseHTTPMiddleware
 
     from observability.metrics import DURATION_BUCKETS, HTTP_METHODS
     from observability.routes import route_of
 
+    labels = ["method", "route", "status_code", "app_name"]
     duration = Histogram(
-        "http_request_duration_seconds",
-        "d",
-        ["method", "route", "status_code", "app_name"],
-        buckets=DURATION_BUCKETS,
-        registry=REGISTRY,
+        "http_request_duration_seconds", "d", labels, buckets=DURATION_BUCKETS, registry=registry
     )
-    in_progress = Gauge("http_requests_in_progress", "p", ["method", "route", "app_name"])
+    in_progress = Gauge(
+        "http_requests_in_progress", "p", ["method", "route", "app_name"], registry=registry
+    )
     exceptions = Counter(
-        "http_request_exceptions", "e", ["method", "route", "exception_type", "app_name"]
+        "http_request_exceptions",
+        "e",
+        ["method", "route", "exception_type", "app_name"],
+        registry=registry,
     )
 
     async def dispatch(request, call_next):  # type: ignore[no-untyped-def]
         method = request.method if request.method in HTTP_METHODS else "other"
         route = route_of(request.scope, app.routes)
-        gauge = in_progress.labels(method, route, "bench")
+        gauge = in_progress.labels(method, route, "loan-api")
         gauge.inc()
         start = time.perf_counter()
         status = 500
@@ -113,52 +126,30 @@ def add_basehttp_metrics(app) -> None:  # type: ignore[no-untyped-def]
             status = response.status_code
             return response
         except Exception as exc:
-            exceptions.labels(method, route, type(exc).__name__, "bench").inc()
+            exceptions.labels(method, route, type(exc).__name__, "loan-api").inc()
             raise
         finally:
             gauge.dec()
-            duration.labels(method, route, str(status), "bench").observe(
+            duration.labels(method, route, str(status), "loan-api").observe(
                 time.perf_counter() - start
             )
 
     app.add_middleware(BaseHTTPMiddleware, dispatch=dispatch)
 
 
-def serve(variant: str, port: int, db_path: str) -> None:
-    import logging
+def serve(port: int) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from servicekit.serve import serve_app
 
-    import uvicorn
-
-    if variant != "instrumented":
-        os.environ["OTEL_SDK_DISABLED"] = "true"
-        logging.basicConfig(level=logging.WARNING)
-    app = build_app(variant, db_path)
-    uvicorn.run(
-        app,
+    serve_app(
+        "bench_telemetry:bench_app",
         host="127.0.0.1",
         port=port,
-        log_config=None,
-        access_log=False,
-        loop="uvloop" if _has("uvloop") else "asyncio",
+        workers=1,
+        service_name="loan-api",
+        log_level="INFO",
+        log_format="json",
     )
-
-
-def _has(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
-def make_db(path: str) -> None:
-    import sqlite3
-
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-        conn.executemany(
-            "INSERT INTO items (id, name) VALUES (?, ?)", [(i, f"item-{i}") for i in range(1000)]
-        )
 
 
 # --------------------------------------------------------------------------- OTLP sink
@@ -166,9 +157,11 @@ def make_db(path: str) -> None:
 
 class _Sink(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    received = 0
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        type(self).received += len(body)
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
@@ -193,7 +186,7 @@ async def wait_ready(base: str, deadline: float) -> None:
     async with httpx.AsyncClient(base_url=base) as client:
         while time.monotonic() < deadline:
             try:
-                if (await client.get("/ping")).status_code == 200:
+                if (await client.get("/health/ready")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -201,10 +194,42 @@ async def wait_ready(base: str, deadline: float) -> None:
     raise RuntimeError(f"{base} did not start")
 
 
-async def _raw_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> int:
-    # A minimal HTTP/1.1 keep-alive client: httpx costs more CPU per request than the server
-    # under test on a small machine, and the client would then be what is measured.
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+async def seed(base: str, count: int) -> list[tuple[str, str]]:
+    """Create ``count`` applications through the api; returns (id, token) pairs."""
+    import httpx
+
+    body = {
+        "first_name": "Steve",
+        "last_name": "Schulze",
+        "email": "steve.schulze@example.com",
+        "product": "mortgage",
+        "amount": 250_000,
+    }
+    out: list[tuple[str, str]] = []
+    async with httpx.AsyncClient(base_url=base) as client:
+        for _ in range(count):
+            response = await client.post("/api/v1/applications", json=body)
+            response.raise_for_status()
+            data = response.json()
+            out.append((data["id"], data["token"]))
+    return out
+
+
+def requests_for(endpoint: str, applicants: list[tuple[str, str]]) -> list[tuple[bytes, int]]:
+    """Raw HTTP/1.1 requests for ``endpoint`` and the status each must get."""
+    out = []
+    for application_id, token in applicants:
+        path = ROUTE.format(application_id=application_id)
+        if endpoint == "read":
+            head = f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n"
+            out.append((head.encode(), 200))
+        else:
+            out.append((f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode(), 401))
+    return out
+
+
+async def _raw_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
+    writer.write(raw)
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
@@ -216,47 +241,72 @@ async def _raw_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, p
     return status
 
 
+def _httpx_request(raw: bytes) -> tuple[str, dict[str, str]]:
+    lines = raw.decode().split("\r\n")
+    path = lines[0].split(" ")[1]
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    headers.pop("Host", None)
+    return path, headers
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def drive(
-    port: int, path: str, seconds: float, concurrency: int, client: str
-) -> tuple[int, list[float]]:
+    port: int, pid: int, requests: list[tuple[bytes, int]], args: argparse.Namespace
+) -> dict[str, float]:
     import httpx
 
     latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    errors: list[int] = []
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=10
     ) as http:
 
         async def worker(offset: int, stop: float, record: bool) -> None:
-            nonlocal errors
             n = offset
-            conn = await asyncio.open_connection("127.0.0.1", port) if client == "raw" else None
+            conn = (
+                await asyncio.open_connection("127.0.0.1", port) if args.client == "raw" else None
+            )
             try:
                 while time.monotonic() < stop:
-                    n = (n + 7) % 1000
-                    target = path.format(n=n)
+                    n = (n + 7) % len(requests)
+                    raw, expected = requests[n]
                     start = time.perf_counter()
                     if conn is not None:
-                        status = await _raw_get(conn[0], conn[1], target)
+                        status = await _raw_get(conn[0], conn[1], raw)
                     else:
-                        status = (await http.get(target)).status_code
+                        path, headers = _httpx_request(raw)
+                        status = (await http.get(path, headers=headers)).status_code
                     elapsed = time.perf_counter() - start
-                    if status != 200:
-                        errors += 1
+                    if status != expected:
+                        errors.append(status)
                     if record:
                         latencies.append(elapsed)
             finally:
                 if conn is not None:
                     conn[1].close()
 
-        warm = time.monotonic() + min(1.0, seconds / 3)
-        await asyncio.gather(*(worker(i, warm, False) for i in range(concurrency)))
-        stop = time.monotonic() + seconds
-        await asyncio.gather(*(worker(i, stop, True) for i in range(concurrency)))
+        warm = time.monotonic() + min(1.0, args.seconds / 3)
+        await asyncio.gather(*(worker(i, warm, False) for i in range(args.concurrency)))
+        cpu_before = cpu_seconds(pid)
+        stop = time.monotonic() + args.seconds
+        await asyncio.gather(*(worker(i * 13, stop, True) for i in range(args.concurrency)))
+        cpu = cpu_seconds(pid) - cpu_before
     if errors:
-        raise RuntimeError(f"{errors} failed requests on :{port}{path}")
-    return len(latencies), latencies
+        raise RuntimeError(f"{len(errors)} unexpected statuses on :{port}: {sorted(set(errors))}")
+    return {
+        "rps": len(latencies) / args.seconds,
+        "p50": percentile(latencies, 0.50) * 1000,
+        "p99": percentile(latencies, 0.99) * 1000,
+        "cpu_us": cpu / max(1, len(latencies)) * 1e6,
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -264,41 +314,54 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(
-    variant: str, db_path: str, sink_port: int, args: argparse.Namespace
-) -> dict[str, dict[str, float]]:
-    port = free_port()
-    env = dict(os.environ)
-    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink_port}"
-    env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", variant, "--port", str(port), "--db", db_path],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    results: dict[str, dict[str, float]] = {}
-    try:
-        asyncio.run(wait_ready(base, time.monotonic() + 30))
-        for path in ENDPOINTS:
-            count, latencies = asyncio.run(
-                drive(port, path, args.seconds, args.concurrency, args.client)
-            )
-            results[path] = {
-                "rps": count / args.seconds,
-                "p50": percentile(latencies, 0.50) * 1000,
-                "p99": percentile(latencies, 0.99) * 1000,
-            }
-    finally:
-        proc.terminate()
+class Server:
+    """One variant of the api in a uvicorn subprocess."""
+
+    def __init__(self, variant: str, env: dict[str, str]) -> None:
+        self.variant = variant
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**env, "BENCH_VARIANT": variant},
+            cwd=ROOT,
+        )
+
+    def __enter__(self) -> Server:
         try:
-            proc.wait(timeout=10)
+            asyncio.run(wait_ready(f"http://127.0.0.1:{self.port}", time.monotonic() + 30))
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-    return results
+            self.proc.kill()
+
+
+def server_env(variant: str, database_url: str, sink_port: int, extra: dict[str, str]) -> dict:
+    env = dict(os.environ)
+    for key in ("PROMETHEUS_MULTIPROC_DIR", "ADMIN_ENABLED"):
+        env.pop(key, None)
+    env.update(
+        DATABASE_URL=database_url,
+        LOG_LEVEL="INFO",
+        LOG_FORMAT="json",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{sink_port}",
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "app"), env.get("PYTHONPATH")])),
+    )
+    if variant.startswith("instrumented"):
+        env.pop("OTEL_SDK_DISABLED", None)
+        env.update(extra)
+    else:
+        env["OTEL_SDK_DISABLED"] = "true"
+    return env
 
 
 def machine() -> str:
@@ -313,60 +376,102 @@ def machine() -> str:
     return f"nproc={os.cpu_count()}, CPU: {model}, Python {platform.python_version()}"
 
 
+def parse_variant_env(specs: list[str]) -> dict[str, dict[str, str]]:
+    """``--variant-env name:KEY=V,KEY=V`` -> {"instrumented-name": {...}}."""
+    out: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        name, _, assignments = spec.partition(":")
+        env = dict(a.split("=", 1) for a in assignments.split(",") if a)
+        out[f"instrumented-{name}"] = env
+    return out
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
-    parser.add_argument("--serve", choices=VARIANTS)
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--db")
+    parser.add_argument(
+        "--variants", default=",".join(BASE_VARIANTS), help="comma-separated subset"
+    )
+    parser.add_argument(
+        "--variant-env",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=V[,KEY=V]",
+        help="an extra instrumented variant with these environment variables "
+        "(e.g. sampled10:OTEL_TRACES_SAMPLER=parentbased_traceidratio,OTEL_TRACES_SAMPLER_ARG=0.1)",
+    )
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.db)
+        serve(args.port)
         return 0
 
+    extra_variants = parse_variant_env(args.variant_env)
+    variants = [v for v in args.variants.split(",") if v] + list(extra_variants)
+    if "bare" not in variants:
+        variants.insert(0, "bare")
     sink = ThreadingHTTPServer(("127.0.0.1", free_port()), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
+    sink_port = sink.server_address[1]
     print(machine())
     print(
         f"{args.seconds:g} s per endpoint, concurrency {args.concurrency}, "
         f"{args.rounds} rounds, {args.client} client"
     )
-    runs: dict[str, list[dict[str, dict[str, float]]]] = {v: [] for v in VARIANTS}
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory() as tmp:
-        db_path = str(Path(tmp) / "bench.db")
-        make_db(db_path)
+        from loan_api.migrate import upgrade
+
+        database_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        upgrade(database_url)
+        with Server("bare", server_env("bare", database_url, sink_port, {})) as server:
+            applicants = asyncio.run(seed(f"http://127.0.0.1:{server.port}", APPLICATIONS))
+        requests = {e: requests_for(e, applicants) for e in ENDPOINTS}
         for round_no in range(args.rounds):
-            for variant in VARIANTS:
-                runs[variant].append(measure(variant, db_path, sink.server_address[1], args))
-                rps = {p: round(r["rps"]) for p, r in runs[variant][-1].items()}
-                print(f"  round {round_no + 1} {variant:<15} {rps}", flush=True)
+            for variant in variants:
+                env = server_env(variant, database_url, sink_port, extra_variants.get(variant, {}))
+                with Server(variant, env) as server:
+                    result = {
+                        e: asyncio.run(drive(server.port, server.proc.pid, requests[e], args))
+                        for e in ENDPOINTS
+                    }
+                runs[variant].append(result)
+                rps = {e: round(r["rps"]) for e, r in result.items()}
+                print(f"  round {round_no + 1} {variant:<22} {rps}", flush=True)
     sink.shutdown()
 
-    def median(variant: str, path: str, key: str) -> float:
-        return statistics.median(run[path][key] for run in runs[variant])
+    def median(variant: str, endpoint: str, key: str) -> float:
+        return statistics.median(run[endpoint][key] for run in runs[variant])
 
     print()
-    header = f"{'endpoint':<10} {'variant':<15} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
-    header += f" {'rps/bare':>9} {'p50/bare':>9} {'p99/bare':>9}"
+    keys = ("rps", "p50", "p99", "cpu_us")
+    header = f"{'endpoint':<9} {'variant':<22} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}"
+    header += f" {'cpu us/req':>10} {'rps/bare':>8} {'p50/bare':>8} {'p99/bare':>8}"
     print(header)
-    verdict = True
-    for path in ENDPOINTS:
-        bare = {k: median("bare", path, k) for k in ("rps", "p50", "p99")}
-        for variant in VARIANTS:
-            row = {k: median(variant, path, k) for k in ("rps", "p50", "p99")}
+    verdict = None
+    for endpoint in ENDPOINTS:
+        bare = {k: median("bare", endpoint, k) for k in keys}
+        for variant in variants:
+            row = {k: median(variant, endpoint, k) for k in keys}
             ratios = [row["rps"] / bare["rps"], row["p50"] / bare["p50"], row["p99"] / bare["p99"]]
             print(
-                f"{path:<10} {variant:<15} {row['rps']:>8.0f} {row['p50']:>8.2f} {row['p99']:>8.2f}"
-                f" {ratios[0]:>9.2f} {ratios[1]:>9.2f} {ratios[2]:>9.2f}"
+                f"{endpoint:<9} {variant:<22} {row['rps']:>7.0f} {row['p50']:>7.2f}"
+                f" {row['p99']:>7.2f} {row['cpu_us']:>10.0f}"
+                f" {ratios[0]:>8.2f} {ratios[1]:>8.2f} {ratios[2]:>8.2f}"
             )
-            if path == "/db/{n}" and variant == "instrumented":
-                verdict = ratios[0] >= 0.85
+            if endpoint == "read" and variant == "instrumented":
+                verdict = ratios[0]
     print()
-    outcome = "met" if verdict else "NOT met"
-    print(f"target: instrumented throughput >= 85% of bare on /db/{{n}}: {outcome}")
+    if verdict is not None:
+        outcome = "met" if verdict >= TARGET else "NOT met"
+        print(
+            f"target: instrumented throughput >= {TARGET:.0%} of bare on read: "
+            f"{verdict:.0%}, {outcome}"
+        )
     return 0
 
 
