@@ -1,0 +1,92 @@
+"""The command line both services share: ``serve``, ``loggers`` and ``trainer``.
+
+A service adds its own commands (the api's ``migrate`` and ``downgrade``) through ``extra``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class _ServiceSettings(Protocol):
+    @property
+    def admin_enabled(self) -> bool: ...
+    @property
+    def log_level(self) -> str: ...
+    @property
+    def log_format(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ServiceCli:
+    prog: str
+    description: str
+    service_name: str
+    factory: str  # "package.module:create_app", called once per worker process
+    default_port: int
+    settings: Callable[[], _ServiceSettings]
+    # Adds the service's own subcommands; ``run_extra`` handles them (True when it did).
+    add_extra: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] | None = None
+    run_extra: Callable[[argparse.Namespace], bool] | None = None
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        parser = argparse.ArgumentParser(prog=self.prog, description=self.description)
+        commands = parser.add_subparsers(dest="command", required=True)
+        serve = commands.add_parser("serve", help="run the service with uvicorn")
+        serve.add_argument("--host", default="127.0.0.1")
+        serve.add_argument("--port", type=int, default=self.default_port)
+        serve.add_argument("--workers", type=int, default=1)
+        if self.add_extra is not None:
+            self.add_extra(commands)
+        commands.add_parser("loggers", help="print the logger tree after the app's logging set-up")
+        commands.add_parser(
+            "trainer", help=f"switch trainer scenarios on and off ({self.prog} trainer --help)"
+        )
+
+        args_list = list(sys.argv[1:] if argv is None else argv)
+        if args_list[:1] == ["trainer"]:  # its own parser: options such as --help belong to it
+            from servicekit.trainer.cli import main as trainer_main
+
+            return trainer_main(
+                args_list[1:],
+                prog=f"{self.prog} trainer",
+                default_url=f"http://127.0.0.1:{self.default_port}",
+            )
+        args = parser.parse_args(args_list)
+        if args.command == "serve":
+            self._serve(parser, args)
+        elif args.command == "loggers":
+            self._loggers()
+        elif self.run_extra is None or not self.run_extra(args):
+            parser.error(f"unknown command {args.command}")
+        return 0
+
+    def _serve(self, parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+        from servicekit.serve import serve_app
+
+        settings = self.settings()
+        if settings.admin_enabled and args.workers > 1:
+            # Scenarios live in process memory: an admin call would reach one worker only.
+            parser.error("trainer mode (ADMIN_ENABLED=true) needs --workers 1")
+        serve_app(
+            self.factory,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            service_name=self.service_name,
+            log_level=settings.log_level,
+            log_format=settings.log_format,
+        )
+
+    def _loggers(self) -> None:
+        import importlib
+
+        from observability.loggers import print_logger_tree
+
+        module_name, _, attribute = self.factory.partition(":")
+        getattr(importlib.import_module(module_name), attribute)()
+        print_logger_tree()
