@@ -72,11 +72,16 @@ _RECORD_ATTRS: Final = frozenset(
 
 
 class _Pipeline:
-    """Current processor chain, shared by the stdout formatter and the OTLP handler."""
+    """Current processor chain, shared by the stdout formatter and the OTLP handler.
+
+    ``generation`` changes with every (re)configuration, so callers that keep a bound logger
+    (the access line) know when to make a new one.
+    """
 
     def __init__(self) -> None:
         self.service_name = ""
         self.pre_chain: list[Processor] = _shared_processors()
+        self.generation = 0
 
 
 def add_trace_context(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
@@ -240,30 +245,36 @@ class OtlpLogHandler(LoggingHandler):
     @staticmethod
     def _prepare(record: logging.LogRecord) -> logging.LogRecord:
         event_dict = _structlog_event_dict(record)
-        out = logging.makeLogRecord(
-            {
-                "name": record.name,
-                "levelno": record.levelno,
-                "levelname": record.levelname,
-                "msg": str(event_dict.get("event", "")),
-                "args": None,
-                "created": record.created,
-                "msecs": record.msecs,
-                "pathname": record.pathname,
-                "lineno": record.lineno,
-                "funcName": record.funcName,
-            }
+        # A bare LogRecord with only the fields the handler reads (and the filters: name,
+        # exc_info): logging.makeLogRecord would run LogRecord.__init__ (thread, process, path
+        # and module lookups) once more for every record.
+        out = logging.LogRecord.__new__(logging.LogRecord)
+        fields = out.__dict__
+        exc_info = record.exc_info or _exc_info(event_dict.get("exc_info"))
+        fields.update(
+            name=record.name,
+            levelno=record.levelno,
+            levelname=record.levelname,
+            msg=str(event_dict.get("event", "")),
+            args=None,
+            created=record.created,
+            msecs=record.msecs,
+            pathname=record.pathname,
+            lineno=record.lineno,
+            funcName=record.funcName,
+            exc_info=exc_info,
+            exc_text=None,
+            stack_info=None,
         )
-        out.exc_info = record.exc_info or _exc_info(event_dict.get("exc_info"))
-        if out.exc_info is None and isinstance(event_dict.get("exception"), str):
-            out.__dict__["exception.stacktrace"] = event_dict["exception"]
+        if exc_info is None and isinstance(event_dict.get("exception"), str):
+            fields["exception.stacktrace"] = event_dict["exception"]
         for key, value in event_dict.items():
             if key in _NOT_ATTRIBUTES:
                 continue
             # A key that is also a LogRecord attribute ("name", "args", ...) keeps a suffix
             # rather than clobbering the record.
             name = f"{key}_" if key in _RECORD_ATTRS else key
-            out.__dict__[name] = _attribute_value(value)
+            fields[name] = _attribute_value(value)
         return out
 
 
@@ -316,6 +327,7 @@ def configure_logging(
     stream = stream if stream is not None else sys.stdout
     _pipeline.service_name = resolve_service_name(service_name)
     _pipeline.pre_chain = _shared_processors()
+    _pipeline.generation += 1
 
     structlog.configure(
         processors=[
@@ -366,6 +378,26 @@ def reset_logging() -> None:
     structlog.contextvars.clear_contextvars()
     _pipeline.service_name = ""
     _pipeline.pre_chain = _shared_processors()
+    _pipeline.generation += 1
+
+
+def bound_logger(name: str) -> Any:
+    """A structlog logger for ``name``, made once per logging configuration.
+
+    structlog is configured without logger caching (a re-configuration must reach loggers made
+    earlier); a hot path that logs on every request keeps the bound logger this returns instead of
+    having a lazy proxy bind a new one on each call.
+    """
+    key = (name, _pipeline.generation)
+    logger = _bound.get(key)
+    if logger is None:
+        _bound.clear()
+        logger = structlog.stdlib.get_logger(name).bind()
+        _bound[key] = logger
+    return logger
+
+
+_bound: dict[tuple[str, int], Any] = {}
 
 
 def install_otlp_handler(handler: OtlpLogHandler) -> None:

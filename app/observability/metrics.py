@@ -22,14 +22,15 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-import structlog
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from observability.log_config import bound_logger
 from observability.routes import route_of
 
 __all__ = [
@@ -51,7 +52,7 @@ DURATION_BUCKETS: Final = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
 )  # fmt: skip
 
-_access_log = structlog.stdlib.get_logger("observability.access")
+ACCESS_LOGGER: Final = "observability.access"
 
 
 def multiprocess_enabled() -> bool:
@@ -151,6 +152,13 @@ def _exemplar() -> dict[str, str] | None:
     return {"trace_id": format(ctx.trace_id, "032x"), "span_id": format(ctx.span_id, "016x")}
 
 
+def _record_on_span(exc: BaseException) -> None:
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+
+
 class PrometheusMiddleware:
     """Pure ASGI middleware: one duration observation, in-progress gauge and access log line per
     HTTP request; excluded paths pass through untouched.
@@ -168,8 +176,12 @@ class PrometheusMiddleware:
         routes_owner: Any,
         excluded_paths: Iterable[str] = (),
         access_log: bool = True,
+        record_exceptions: bool = False,
     ) -> None:
         self.app = app
+        # With FastAPI's built-in tracing the server span gets no exception event of its own:
+        # this middleware, inside the span, records it (the contrib middleware does it itself).
+        self.record_exceptions = record_exceptions
         self.metrics = metrics
         self.app_name = app_name
         self.routes_owner = routes_owner
@@ -211,10 +223,12 @@ class PrometheusMiddleware:
         except Exception as exc:
             exception_type = type(exc).__name__
             self.metrics.exceptions.labels(method, route, exception_type, app_name).inc()
+            if self.record_exceptions:
+                _record_on_span(exc)
             if self.access_log:
                 # Logged here, inside the span, so the traceback carries the trace id; the
                 # server's own trace-less report of the same exception is then dropped.
-                _access_log.error("unhandled exception", exc_info=exc, route=route)
+                bound_logger(ACCESS_LOGGER).error("unhandled exception", exc_info=exc, route=route)
                 mark_logged(exc)
             raise
         finally:
@@ -255,7 +269,7 @@ class PrometheusMiddleware:
         }
         if exception_type is not None:
             fields["exception_type"] = exception_type
-        _access_log.info("request", **fields)
+        bound_logger(ACCESS_LOGGER).info("request", **fields)
 
     def _lifespan_send(self, send: Send) -> Send:
         async def wrapped(message: Message) -> None:

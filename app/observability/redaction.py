@@ -64,10 +64,23 @@ _URL_KEYS = frozenset({"url.full", "http.url", "http.target"})
 _QUERY_KEYS = frozenset({"url.query"})
 
 
+# Keys repeat (the same event fields and span attributes on every request): the answer is kept
+# per key. Bounded: cleared when full, in case some caller makes keys from data.
+_SENSITIVE_CACHE: dict[str, bool] = {}
+_SENSITIVE_CACHE_SIZE = 4096
+
+
 def is_sensitive_key(key: str) -> bool:
     """True when ``key`` (any case, dotted or dashed) names a sensitive value."""
+    known = _SENSITIVE_CACHE.get(key)
+    if known is not None:
+        return known
     last = key.rsplit(".", 1)[-1]
-    return last.lower().replace("-", "_") in SENSITIVE_KEYS
+    sensitive = last.lower().replace("-", "_") in SENSITIVE_KEYS
+    if len(_SENSITIVE_CACHE) >= _SENSITIVE_CACHE_SIZE:
+        _SENSITIVE_CACHE.clear()
+    _SENSITIVE_CACHE[key] = sensitive
+    return sensitive
 
 
 def redact_query(query: str) -> str:
@@ -132,12 +145,11 @@ def redact_attributes(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def redact_event_dict(_logger: Any, _method: str, event_dict: Any) -> Any:
     """structlog processor: redact sensitive keys (``_``-prefixed internal keys are kept)."""
-    for key in list(event_dict):
-        if key.startswith("_"):
+    for key, value in list(event_dict.items()):
+        if key[:1] == "_":
             continue
-        value = event_dict[key]
         if is_sensitive_key(key):
             event_dict[key] = REDACTED
-        elif isinstance(value, Mapping | list | tuple):
+        elif isinstance(value, dict | list | tuple | Mapping):
             event_dict[key] = _redact_value(value)
     return event_dict
