@@ -117,7 +117,8 @@ def test_query_spans(tmp_path: object) -> None:
     database = f"{tmp_path}/q.db"
     assert [s.name for s in spans] == [f"SELECT {database}"] * 3
     first, _, failed = spans
-    assert first.parent is not None and first.parent.span_id == parent.get_span_context().span_id
+    assert first.parent is not None
+    assert first.parent.span_id == parent.get_span_context().span_id
     assert dict(first.attributes or {}) == {
         "db.system": "sqlite",
         "db.name": database,
@@ -154,4 +155,5 @@ def test_otlp_copy_of_a_record() -> None:
     assert attributes["email"] == "[REDACTED]"
     assert attributes["name_"] == "clash"
     assert attributes["count"] == 3
-    assert "trace_id" not in attributes and "logger" not in attributes
+    assert "trace_id" not in attributes
+    assert "logger" not in attributes
