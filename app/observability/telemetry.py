@@ -338,7 +338,10 @@ def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
 
 
 class _QueryTracer:
-    _SPAN = "_observability_span"
+    # The attribute the contrib instrumentation keeps the statement's span under, on SQLAlchemy's
+    # execution context: code that annotates the current statement's span (the trainer's slow-db
+    # scenario) finds it there with either implementation.
+    _SPAN = "_otel_span"
 
     def __init__(self, tracer: Any, engine: Any) -> None:
         self.tracer = tracer
