@@ -31,7 +31,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from observability.log_config import bound_logger
-from observability.routes import route_of
+from observability.routes import UNMATCHED, route_of
 
 __all__ = [
     "HTTP_METHODS",
@@ -152,6 +152,16 @@ def _exemplar() -> dict[str, str] | None:
     return {"trace_id": format(ctx.trace_id, "032x"), "span_id": format(ctx.span_id, "016x")}
 
 
+def _name_server_span(method: str, route: str) -> None:
+    # FastAPI's telemetry names the span when its router selects the route; a request answered
+    # or failed by a middleware before routing would keep the bare method as its name and no
+    # http.route. The template is known here already (the router confirms it later).
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attribute("http.route", route)
+        span.update_name(f"{method if method != OTHER_METHOD else 'HTTP'} {route}")
+
+
 def _record_on_span(exc: BaseException) -> None:
     span = trace.get_current_span()
     if span.is_recording():
@@ -179,8 +189,9 @@ class PrometheusMiddleware:
         record_exceptions: bool = False,
     ) -> None:
         self.app = app
-        # With FastAPI's built-in tracing the server span gets no exception event of its own:
-        # this middleware, inside the span, records it (the contrib middleware does it itself).
+        # With FastAPI's built-in tracing the server span gets no exception event of its own and
+        # no route when the router never runs: this middleware, inside the span, records the
+        # exception and names the span (the contrib middleware and its hook do both themselves).
         self.record_exceptions = record_exceptions
         self.metrics = metrics
         self.app_name = app_name
@@ -205,6 +216,8 @@ class PrometheusMiddleware:
         raw_method = scope["method"]
         method = raw_method if raw_method in HTTP_METHODS else OTHER_METHOD
         route = route_of(scope, self.routes)
+        if self.record_exceptions and route != UNMATCHED:
+            _name_server_span(method, route)
         app_name = self.app_name
         in_progress = self.metrics.in_progress.labels(method, route, app_name)
         in_progress.inc()
