@@ -34,14 +34,13 @@ What each part sets up
     the trace context propagates to the services we call. Returns a :class:`Telemetry` handle
     (``shutdown()`` flushes).
 ``instrument_app``
-    The server span per request (FastAPI's built-in telemetry, configured for exactly that: no
-    operation spans, no OTel metrics or logs of its own; the contrib ``OpenTelemetryMiddleware``
-    on a FastAPI without it), the pure ASGI :class:`PrometheusMiddleware` (request duration with
+    The server span per request (contrib ``OpenTelemetryMiddleware``; FastAPI's built-in
+    telemetry stands down), the pure ASGI :class:`PrometheusMiddleware` (request duration with
     trace exemplars, in-progress, exceptions, ``app_info``), a canonical access line per request
     inside the span, and ``GET /metrics`` (OpenMetrics when the scraper asks).
 ``instrument_sqlalchemy``
-    One CLIENT span per statement from the package's own engine event hooks (the attributes of
-    ``opentelemetry-instrumentation-sqlalchemy``, a fraction of its per-statement work).
+    One CLIENT span per statement on one engine, from ``opentelemetry-instrumentation-sqlalchemy``
+    (no global patching, no SQL commenter).
 ``redact`` / ``SENSITIVE_KEYS``
     The one list of sensitive keys, applied to log lines, OTLP log records and span attributes.
 ``observability.loggers``

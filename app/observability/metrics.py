@@ -23,7 +23,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
@@ -31,7 +30,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from observability.log_config import bound_logger
-from observability.routes import UNMATCHED, route_of
+from observability.routes import route_of
 
 __all__ = [
     "HTTP_METHODS",
@@ -152,23 +151,6 @@ def _exemplar() -> dict[str, str] | None:
     return {"trace_id": format(ctx.trace_id, "032x"), "span_id": format(ctx.span_id, "016x")}
 
 
-def _name_server_span(method: str, route: str) -> None:
-    # FastAPI's telemetry names the span when its router selects the route; a request answered
-    # or failed by a middleware before routing would keep the bare method as its name and no
-    # http.route. The template is known here already (the router confirms it later).
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.set_attribute("http.route", route)
-        span.update_name(f"{method if method != OTHER_METHOD else 'HTTP'} {route}")
-
-
-def _record_on_span(exc: BaseException) -> None:
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.record_exception(exc)
-        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-
-
 class PrometheusMiddleware:
     """Pure ASGI middleware: one duration observation, in-progress gauge and access log line per
     HTTP request; excluded paths pass through untouched.
@@ -186,13 +168,8 @@ class PrometheusMiddleware:
         routes_owner: Any,
         excluded_paths: Iterable[str] = (),
         access_log: bool = True,
-        record_exceptions: bool = False,
     ) -> None:
         self.app = app
-        # With FastAPI's built-in tracing the server span gets no exception event of its own and
-        # no route when the router never runs: this middleware, inside the span, records the
-        # exception and names the span (the contrib middleware and its hook do both themselves).
-        self.record_exceptions = record_exceptions
         self.metrics = metrics
         self.app_name = app_name
         self.routes_owner = routes_owner
@@ -216,8 +193,6 @@ class PrometheusMiddleware:
         raw_method = scope["method"]
         method = raw_method if raw_method in HTTP_METHODS else OTHER_METHOD
         route = route_of(scope, self.routes)
-        if self.record_exceptions and route != UNMATCHED:
-            _name_server_span(method, route)
         app_name = self.app_name
         in_progress = self.metrics.in_progress.labels(method, route, app_name)
         in_progress.inc()
@@ -236,8 +211,6 @@ class PrometheusMiddleware:
         except Exception as exc:
             exception_type = type(exc).__name__
             self.metrics.exceptions.labels(method, route, exception_type, app_name).inc()
-            if self.record_exceptions:
-                _record_on_span(exc)
             if self.access_log:
                 # Logged here, inside the span, so the traceback carries the trace id; the
                 # server's own trace-less report of the same exception is then dropped.

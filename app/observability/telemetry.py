@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import _logs, trace
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
@@ -310,110 +308,30 @@ def instrument_httpx_client(client: Any, *, tracer_provider: Any = None) -> None
 def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
     """Trace the queries of one SQLAlchemy ``Engine`` or ``AsyncEngine``. Idempotent.
 
-    One CLIENT span per statement, named ``<first keyword> <database>`` (``SELECT app.db``), with
-    the attributes of ``opentelemetry-instrumentation-sqlalchemy`` (``db.system``, ``db.name``,
-    ``db.statement``, ``db.operation``, ``db.user``, ``server.address``/``server.port``); a failed
-    statement ends its span with status ERROR. Only this engine is touched (no global patching of
-    ``create_engine``), so it is safe with several engines and in tests. No SQL commenter:
-    statements stay as written.
-
-    The hooks are our own rather than the contrib ``EngineTracer``: that one re-derives the
-    connection attributes from the URL, re-parses the statement twice, sets attributes one call at
-    a time and makes each span current for nothing, on every statement; here the per-engine part
-    is computed once and a span starts with all its attributes in one call (see
-    docs/performance.md).
+    Only this engine is touched (no global patching of ``create_engine``), so it is safe with
+    several engines and in tests. No SQL commenter: statements stay as written.
     """
     if sdk_disabled():
         return
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqla_version
+    from opentelemetry.metrics import get_meter
+
     sync_engine = getattr(engine, "sync_engine", engine)
     if getattr(sync_engine, _MARK, False):
         return
-    from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqla_version
-
     tracer = trace.get_tracer(
         "opentelemetry.instrumentation.sqlalchemy", sqla_version, tracer_provider
     )
-    _QueryTracer(tracer, sync_engine).listen()
+    meter = get_meter("opentelemetry.instrumentation.sqlalchemy", sqla_version)
+    connections_usage = meter.create_up_down_counter(
+        name="db.client.connections.usage",
+        unit="connections",
+        description="The number of connections that are currently in state described by the "
+        "state attribute.",
+    )
+    EngineTracer(tracer, sync_engine, connections_usage)  # type: ignore[no-untyped-call]
     setattr(sync_engine, _MARK, True)
-
-
-class _QueryTracer:
-    # The attribute the contrib instrumentation keeps the statement's span under, on SQLAlchemy's
-    # execution context: code that annotates the current statement's span (the trainer's slow-db
-    # scenario) finds it there with either implementation.
-    _SPAN = "_otel_span"
-
-    def __init__(self, tracer: Any, engine: Any) -> None:
-        self.tracer = tracer
-        self.engine = engine
-        url = engine.url
-        vendor = engine.name.split("+", 1)[0]
-        self.vendor = vendor
-        self.database = url.database or ""
-        attributes: dict[str, Any] = {"db.system": vendor}
-        if url.host:
-            attributes["server.address"] = url.host
-        if url.port:
-            attributes["server.port"] = url.port
-        if url.database:
-            attributes["db.name"] = url.database
-        if url.username:
-            attributes["db.user"] = url.username
-        self.attributes = attributes
-        # statement -> span name; SQLAlchemy hands the same cached statement strings over and
-        # over, so the first keyword is found once per statement, not once per execution.
-        self._names: dict[str, str] = {}
-
-    def listen(self) -> None:
-        from sqlalchemy import event
-
-        event.listen(self.engine, "before_cursor_execute", self.before, retval=False)
-        event.listen(self.engine, "after_cursor_execute", self.after)
-        event.listen(self.engine, "handle_error", self.error)
-
-    def _name(self, statement: str) -> str:
-        name = self._names.get(statement)
-        if name is None:
-            stripped = _LEADING_COMMENTS.sub("", statement)
-            keyword = stripped.split(None, 1)[0] if stripped.strip() else ""
-            name = " ".join(p for p in (keyword, self.database) if p) or self.vendor
-            if len(self._names) >= 2048:
-                self._names.clear()
-            self._names[statement] = name
-        return name
-
-    def before(
-        self, _conn: Any, _cursor: Any, statement: Any, _params: Any, context: Any, _many: bool
-    ) -> None:
-        if context is None or not is_instrumentation_enabled():
-            return
-        text = statement if isinstance(statement, str) else str(statement)
-        name = self._name(text)
-        attributes = {**self.attributes, "db.statement": text, "db.operation": name}
-        span = self.tracer.start_span(name, kind=trace.SpanKind.CLIENT, attributes=attributes)
-        setattr(context, self._SPAN, span)
-
-    def after(
-        self, _conn: Any, _cursor: Any, _statement: Any, _params: Any, context: Any, _many: bool
-    ) -> None:
-        span = getattr(context, self._SPAN, None)
-        if span is not None:
-            setattr(context, self._SPAN, None)
-            span.end()
-
-    def error(self, exception_context: Any) -> None:
-        span = getattr(exception_context.execution_context, self._SPAN, None)
-        if span is None:
-            return
-        setattr(exception_context.execution_context, self._SPAN, None)
-        if span.is_recording():
-            original = exception_context.original_exception
-            span.set_attribute("error.type", type(original).__qualname__)
-            span.set_status(Status(StatusCode.ERROR, str(original)))
-        span.end()
-
-
-_LEADING_COMMENTS = re.compile(r"^\s*(?:/\*.*?\*/\s*|--[^\n]*\n\s*)*", re.DOTALL)
 
 
 def record_exception(span: Span, exc: BaseException, *, description: str | None = None) -> None:
