@@ -99,6 +99,19 @@ def _add_service(_logger: WrappedLogger, _method: str, event_dict: EventDict) ->
     return event_dict
 
 
+# Extras that libraries add for their own console formatting: uvicorn's `color_message` repeats
+# the message with ANSI escapes, which would end up in JSON lines and Loki's structured metadata.
+_DROPPED_EXTRAS = ("color_message",)
+
+
+def _drop_formatting_extras(
+    _logger: WrappedLogger, _method: str, event_dict: EventDict
+) -> EventDict:
+    for key in _DROPPED_EXTRAS:
+        event_dict.pop(key, None)
+    return event_dict
+
+
 def _shared_processors() -> list[Processor]:
     # merge_contextvars first: request-scoped keys bound with bind_contextvars reach every line,
     # stdlib ones included. Redaction last, so it sees every key any processor added.
@@ -107,6 +120,7 @@ def _shared_processors() -> list[Processor]:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        _drop_formatting_extras,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_trace_context,
         _add_service,

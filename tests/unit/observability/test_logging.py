@@ -114,3 +114,20 @@ def test_logger_tree_lists_levels_handlers_propagate() -> None:
     assert root_handlers.count(ours) == 1
     assert "+ uvicorn.access level=WARNING effective=WARNING propagate=True" in tree
     assert main([]) == 0
+
+
+def test_console_formatting_extras_of_libraries_are_dropped() -> None:
+    import io
+    import json
+    import logging
+
+    import observability
+
+    stream = io.StringIO()
+    observability.configure_logging(service_name="svc", fmt="json", stream=stream)
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 7, extra={"color_message": "Started \x1b[36m%d\x1b[0m"}
+    )
+    (line,) = [json.loads(raw) for raw in stream.getvalue().splitlines()]
+    assert line["event"] == "Started server process [7]"
+    assert "color_message" not in line
