@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from pydantic import ValidationError
+
 
 class _ServiceSettings(Protocol):
     @property
@@ -19,6 +21,30 @@ class _ServiceSettings(Protocol):
     def log_level(self) -> str: ...
     @property
     def log_format(self) -> str: ...
+
+
+def configuration_problems(load: Callable[[], object]) -> list[str]:
+    """One line per invalid setting, naming its environment variable; empty when all is well.
+
+    A wrong setting stops the command before anything starts, with this message instead of a
+    traceback.
+    """
+    try:
+        load()
+    except ValidationError as exc:
+        return [
+            f"{'_'.join(str(part) for part in error['loc']).upper() or 'settings'}: "
+            f"{error['msg']} (got {error['input']!r})"
+            if not _is_secret(error["loc"])
+            else f"{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+    return []
+
+
+def _is_secret(location: tuple[int | str, ...]) -> bool:
+    name = "_".join(str(part) for part in location).lower()
+    return any(word in name for word in ("token", "password", "secret"))
 
 
 @dataclass(frozen=True)
@@ -57,6 +83,12 @@ class ServiceCli:
                 default_url=f"http://127.0.0.1:{self.default_port}",
             )
         args = parser.parse_args(args_list)
+        problems = configuration_problems(self.settings)
+        if problems:
+            print(f"{self.prog}: the configuration is not valid:", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 2
         if args.command == "serve":
             self._serve(parser, args)
         elif args.command == "loggers":
