@@ -35,7 +35,7 @@ import yaml
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from tests.support import dashboards
-from tests.support.otlp_receiver import _SPAN_KINDS, attributes
+from tests.support.otlp_receiver import span_records
 from tests.telemetry.expectations import LogRecord, SpanRecord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,25 +93,7 @@ def trace_by_id_response_trace(body: bytes) -> bytes:
 
 
 def spans_from_traces_data(data: TracesData) -> list[SpanRecord]:
-    out = []
-    for rs in data.resource_spans:
-        resource = attributes(rs.resource.attributes)
-        for scope_spans in rs.scope_spans:
-            for span in scope_spans.spans:
-                out.append(
-                    SpanRecord(
-                        trace_id=span.trace_id.hex(),
-                        span_id=span.span_id.hex(),
-                        parent_span_id=span.parent_span_id.hex(),
-                        name=span.name,
-                        kind=_SPAN_KINDS.get(span.kind, str(span.kind)),
-                        service=str(resource.get("service.name", "")),
-                        attributes=attributes(span.attributes),
-                        resource=resource,
-                        status_code=int(span.status.code),
-                    )
-                )
-    return out
+    return span_records(data.resource_spans)
 
 
 def same_trace_id(a: str, b: str) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import gzip
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,6 +53,32 @@ def any_value(value: AnyValue) -> Any:
     if which == "bytes_value":
         return value.bytes_value.hex()
     return getattr(value, which)
+
+
+def span_records(batches: Iterable[ResourceSpans]) -> list[SpanRecord]:
+    """Flatten OTLP ``ResourceSpans`` (from the wire, or from Tempo) into span records."""
+    out = []
+    for rs in batches:
+        resource = attributes(rs.resource.attributes)
+        for scope_spans in rs.scope_spans:
+            for span in scope_spans.spans:
+                out.append(
+                    SpanRecord(
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        name=span.name,
+                        kind=_SPAN_KINDS.get(span.kind, str(span.kind)),
+                        service=str(resource.get("service.name", "")),
+                        attributes=attributes(span.attributes),
+                        resource=resource,
+                        status_code=int(span.status.code),
+                        events=tuple(
+                            (event.name, attributes(event.attributes)) for event in span.events
+                        ),
+                    )
+                )
+    return out
 
 
 def attributes(items: Any) -> dict[str, Any]:
@@ -144,28 +170,7 @@ class OtlpReceiver:
     def spans(self) -> list[SpanRecord]:
         with self._lock:
             batches = list(self.resource_spans)
-        out = []
-        for rs in batches:
-            resource = attributes(rs.resource.attributes)
-            for scope_spans in rs.scope_spans:
-                for span in scope_spans.spans:
-                    out.append(
-                        SpanRecord(
-                            trace_id=span.trace_id.hex(),
-                            span_id=span.span_id.hex(),
-                            parent_span_id=span.parent_span_id.hex(),
-                            name=span.name,
-                            kind=_SPAN_KINDS.get(span.kind, str(span.kind)),
-                            service=str(resource.get("service.name", "")),
-                            attributes=attributes(span.attributes),
-                            resource=resource,
-                            status_code=int(span.status.code),
-                            events=tuple(
-                                (event.name, attributes(event.attributes)) for event in span.events
-                            ),
-                        )
-                    )
-        return out
+        return span_records(batches)
 
     def logs(self) -> list[LogRecord]:
         with self._lock:
