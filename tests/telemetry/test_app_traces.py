@@ -256,3 +256,14 @@ async def test_readiness_probe_leaves_no_spans(traced: Traced) -> None:
     # The same capture sees a traced request, so the emptiness above means something.
     await traced.api.client.get("/api/v1/nothing")
     assert len([s for s in traced.api_capture.spans() if s.kind is SpanKind.SERVER]) == 1
+
+
+async def test_reading_an_application_runs_five_statements(traced: Traced) -> None:
+    # The trace is how a redundant query shows up: token lookup, application row, address count,
+    # document counts, invite count. One more statement here means a query was added or repeated.
+    applicant = await create_application(traced.api.client)
+    traced.api_capture.clear()
+    response = await traced.api.client.get(applicant.path, headers=applicant.headers)
+    assert response.status_code == 200
+    statements = [s.name.split()[0] for s in traced.spans() if _is_db(s)]
+    assert statements == ["SELECT"] * 5

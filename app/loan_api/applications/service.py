@@ -7,6 +7,7 @@ import secrets
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -136,7 +137,10 @@ async def submit_current_address(
     log.info("application.address_submitted", application_id=str(application_id))
 
 
-async def missing_steps(connection: AsyncConnection, *, application_id: UUID) -> list[str]:
+async def _read_with_missing_steps(
+    connection: AsyncConnection, application_id: UUID
+) -> tuple[dict[str, Any], list[str]]:
+    """The application's row and the steps it still lacks, in two statements."""
     row = await repository.get_application(connection, application_id)
     if row is None:
         raise ApplicationNotFound
@@ -145,7 +149,7 @@ async def missing_steps(connection: AsyncConnection, *, application_id: UUID) ->
         missing.append("personal_details")
     if await repository.count_addresses(connection, application_id) == 0:
         missing.append("current_address")
-    return missing
+    return row, missing
 
 
 def _status(*, missing: list[str], documents_tagged: int, invited: bool) -> ApplicationStatus:
@@ -165,10 +169,7 @@ async def get_application(
     invited: bool,
 ) -> ApplicationRead:
     """The application with its progress; document and invite counts come from their modules."""
-    row = await repository.get_application(connection, application_id)
-    if row is None:
-        raise ApplicationNotFound
-    missing = await missing_steps(connection, application_id=application_id)
+    row, missing = await _read_with_missing_steps(connection, application_id)
     return ApplicationRead(
         id=row["id"],
         status=_status(missing=missing, documents_tagged=documents_tagged, invited=invited),
@@ -189,10 +190,7 @@ async def get_application(
 async def get_contact(
     connection: AsyncConnection, *, application_id: UUID, documents_tagged: int
 ) -> Contact:
-    row = await repository.get_application(connection, application_id)
-    if row is None:
-        raise ApplicationNotFound
-    missing = await missing_steps(connection, application_id=application_id)
+    row, missing = await _read_with_missing_steps(connection, application_id)
     if documents_tagged == 0:
         missing.append("documents")
     return Contact(
