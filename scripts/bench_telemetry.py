@@ -24,7 +24,7 @@ to stdout, which goes to /dev/null) in a subprocess, in four variants:
 Endpoints, both on the route ``GET /api/v1/applications/{application_id}``:
 
 - ``read``: with the application's Bearer token: the real auth path (token hash lookup) and the
-  read (application, address/details steps, document counts, invite): six SELECTs;
+  read (application, address/details steps, document counts, invite): five SELECTs;
 - ``no-token``: the same route without a token: FastAPI matches the route, resolves its
   dependencies (a pooled connection is checked out and returned, no query) and the problem
   handler answers 401. The cheapest request that still goes through a real, matched, traced
