@@ -54,6 +54,10 @@ Environment variables honoured
     wins over the ``service_name`` argument (resource, ``service`` log key, ``app_name`` label).
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` (and ``..._TRACES_/..._LOGS_ENDPOINT``, ``_HEADERS``, ``_TIMEOUT``)
     read by the exporters; the HTTP exporter appends ``/v1/traces`` and ``/v1/logs``.
+``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER``
+    ``otlp`` (default), ``console`` or ``none``. ``none`` for traces still creates spans (trace
+    ids reach the log lines) but ships none; ``none`` for logs builds no OTLP record at all
+    (for platforms that ship stdout anyway). Any other value is an error at start-up.
 ``OTEL_EXPORTER_OTLP_PROTOCOL`` (and per signal)
     ``http/protobuf`` (default) or ``grpc``.
 ``OTEL_RESOURCE_ATTRIBUTES``

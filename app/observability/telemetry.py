@@ -94,6 +94,37 @@ def _protocol(signal: str) -> str:
     ).strip()
 
 
+def _exporter_choice(signal: str) -> str:
+    """``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER``: ``otlp`` (default), ``console`` or
+    ``none``. ``none`` still creates spans (trace ids reach the log lines) but ships nothing."""
+    value = os.environ.get(f"OTEL_{signal}_EXPORTER", "otlp").strip().lower() or "otlp"
+    if value not in {"otlp", "console", "none"}:
+        raise ValueError(f"OTEL_{signal}_EXPORTER={value!r}: use otlp, console or none")
+    return value
+
+
+def _span_exporter_from_env() -> Any:
+    choice = _exporter_choice("TRACES")
+    if choice == "none":
+        return None
+    if choice == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter()
+    return _otlp_span_exporter()
+
+
+def _log_exporter_from_env() -> Any:
+    choice = _exporter_choice("LOGS")
+    if choice == "none":
+        return None
+    if choice == "console":
+        from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
+
+        return ConsoleLogRecordExporter()
+    return _otlp_log_exporter()
+
+
 def _otlp_span_exporter() -> Any:
     # No endpoint argument: the exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT itself and,
     # for HTTP, appends /v1/traces to the base endpoint.
@@ -261,18 +292,23 @@ def _build(
     if not getattr(tracer_provider, _MARK, False) and hasattr(
         tracer_provider, "add_span_processor"
     ):
-        exporter = span_exporter if span_exporter is not None else _otlp_span_exporter()
-        tracer_provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(exporter)))
+        exporter = span_exporter if span_exporter is not None else _span_exporter_from_env()
+        if exporter is not None:
+            tracer_provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(exporter)))
         setattr(tracer_provider, _MARK, True)
+    ship_logs = log_exporter is not None or _exporter_choice("LOGS") != "none"
     if not getattr(logger_provider, _MARK, False) and hasattr(
         logger_provider, "add_log_record_processor"
     ):
-        exporter = log_exporter if log_exporter is not None else _otlp_log_exporter()
-        logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+        exporter = log_exporter if log_exporter is not None else _log_exporter_from_env()
+        if exporter is not None:
+            logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
         setattr(logger_provider, _MARK, True)
 
-    handler = OtlpLogHandler(logger_provider=logger_provider)
-    install_otlp_handler(handler)
+    # With OTEL_LOGS_EXPORTER=none no OTLP copy of a log record is even built.
+    handler = OtlpLogHandler(logger_provider=logger_provider) if ship_logs else None
+    if handler is not None:
+        install_otlp_handler(handler)
 
     telemetry = Telemetry(
         service_name=resource.attributes["service.name"],
