@@ -175,8 +175,8 @@ class PrometheusMiddleware:
         self.routes_owner = routes_owner
         self.excluded_paths = frozenset(excluded_paths)
         self.access_log = access_log
-        self.exemplars = not multiprocess_enabled()
         self.multiprocess = multiprocess_enabled()
+        self.exemplars = not self.multiprocess  # prometheus-client has none in multiprocess mode
 
     @property
     def routes(self) -> Sequence[Any]:
