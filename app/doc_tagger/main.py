@@ -17,11 +17,9 @@ from doc_tagger.config import TaggerSettings, get_settings
 from doc_tagger.tagging import UnreadableDocument, tag_document
 from observability import Telemetry
 from servicekit.health import health_router
-from servicekit.limits import BodySizeLimitMiddleware
-from servicekit.observe import observe
-from servicekit.problems import Problem, install_problem_handlers
+from servicekit.observe import prepare_service
+from servicekit.problems import Problem
 from servicekit.trainer.registry import HTTP_SCENARIOS
-from servicekit.trainer.wiring import install_trainer
 
 SERVICE_NAME = "doc-tagger"
 MEDIA_TYPES = ("application/pdf", "image/png", "image/jpeg")
@@ -81,25 +79,25 @@ def create_app(
         try:
             yield
         finally:
-            if owned:
-                handle.shutdown()
+            if parts.owns_telemetry:
+                parts.telemetry.shutdown()
 
     version = settings.service_version or __version__
     app = FastAPI(title="Document tagger", version=version, lifespan=lifespan)
-    # Trainer mode (ADMIN_ENABLED=true): latency, errors and exceptions on the tagger's routes,
-    # e.g. a tagger slower than the api's timeout. Before observe(), as in the api.
-    install_trainer(app, settings, app_name=SERVICE_NAME, kinds=HTTP_SCENARIOS, registry=registry)
-    handle, owned = observe(
+    # Trainer mode (ADMIN_ENABLED=true) offers the HTTP scenarios here, e.g. a tagger slower
+    # than the api's timeout.
+    parts = prepare_service(
         app,
+        settings,
         service_name=SERVICE_NAME,
         service_version=version,
         log_level=settings.log_level,
         log_format=settings.log_format,
         registry=registry,
         telemetry=telemetry,
+        scenario_kinds=HTTP_SCENARIOS,
+        max_body_bytes=settings.tagger_max_document_bytes,
     )
-    install_problem_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.tagger_max_document_bytes)
     app.include_router(_tags_router())
     app.include_router(health_router())
     return app

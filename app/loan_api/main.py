@@ -22,10 +22,7 @@ from loan_api.metrics import BusinessMetrics
 from loan_api.notifications import router as notifications
 from observability import Telemetry, instrument_sqlalchemy
 from servicekit.health import health_router
-from servicekit.limits import BodySizeLimitMiddleware
-from servicekit.observe import observe
-from servicekit.problems import install_problem_handlers
-from servicekit.trainer.wiring import install_trainer
+from servicekit.observe import prepare_service
 
 SERVICE_NAME = "loan-api"
 # Multipart framing around the file may add a little to the body; the endpoint then checks the
@@ -66,16 +63,17 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = container_factory(settings, metrics)
         app.state.container = container
+        handle = parts.telemetry
         instrument_sqlalchemy(container.engine, tracer_provider=handle.tracer_provider)
         if isinstance(container.tagger, HttpTaggerClient) and not handle.owns_globals:
             handle.instrument_httpx(container.tagger.http_client)
-        if scenarios is not None:
-            install_faults(container, scenarios)
+        if parts.scenarios is not None:
+            install_faults(container, parts.scenarios)
         try:
             yield
         finally:
             await container.aclose()
-            if owned:
+            if parts.owns_telemetry:
                 handle.shutdown()
 
     app = FastAPI(
@@ -84,23 +82,17 @@ def create_app(
         description="Loan applications: applicant details, address, documents, invite.",
         lifespan=lifespan,
     )
-    # Trainer mode (off unless ADMIN_ENABLED=true) goes in before observe(): its middleware is
-    # then inside the metrics middleware and the server span, which see what it injects.
-    scenarios = install_trainer(
-        app, settings, app_name=SERVICE_NAME, kinds=API_SCENARIOS, registry=registry
-    )
-    handle, owned = observe(
+    parts = prepare_service(
         app,
+        settings,
         service_name=SERVICE_NAME,
         service_version=version,
         log_level=settings.log_level,
         log_format=settings.log_format,
         registry=registry,
         telemetry=telemetry,
-    )
-    install_problem_handlers(app)
-    app.add_middleware(
-        BodySizeLimitMiddleware, max_body_bytes=settings.max_upload_bytes + _MULTIPART_ALLOWANCE
+        scenario_kinds=API_SCENARIOS,
+        max_body_bytes=settings.max_upload_bytes + _MULTIPART_ALLOWANCE,
     )
 
     v1 = APIRouter(prefix="/api/v1")

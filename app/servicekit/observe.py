@@ -1,11 +1,19 @@
-"""Wiring the observability package into a service, the same way for both services."""
+"""Wiring a service the same way for both: telemetry, trainer mode, errors, body limit."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from observability import Telemetry, configure_logging, instrument_app, setup_telemetry
+from servicekit.limits import BodySizeLimitMiddleware
+from servicekit.problems import install_problem_handlers
+from servicekit.trainer.registry import ScenarioRegistry
+from servicekit.trainer.settings import AdminSettings
+from servicekit.trainer.wiring import install_trainer
 
 
 def observe(
@@ -35,3 +43,47 @@ def observe(
         tracer_provider=telemetry.tracer_provider,
     )
     return telemetry, owned
+
+
+@dataclass(frozen=True)
+class ServiceParts:
+    telemetry: Telemetry
+    owns_telemetry: bool  # created here: the app's lifespan shuts it down
+    scenarios: ScenarioRegistry | None  # trainer mode's registry, None when it is off
+
+
+def prepare_service(
+    app: FastAPI,
+    settings: AdminSettings,
+    *,
+    service_name: str,
+    service_version: str,
+    log_level: str,
+    log_format: str,
+    registry: CollectorRegistry,
+    telemetry: Telemetry | None,
+    scenario_kinds: Iterable[str],
+    max_body_bytes: int,
+) -> ServiceParts:
+    """The middleware and handlers both services share, in the order that matters.
+
+    Trainer scenarios first (innermost), so the metrics middleware and the server span wrap and
+    see what they inject; then telemetry; then problem documents for every error; the body-size
+    limit last, outermost of the app's own middleware, so an oversized body is refused before
+    anything reads it.
+    """
+    scenarios = install_trainer(
+        app, settings, app_name=service_name, kinds=scenario_kinds, registry=registry
+    )
+    handle, owned = observe(
+        app,
+        service_name=service_name,
+        service_version=service_version,
+        log_level=log_level,
+        log_format=log_format,
+        registry=registry,
+        telemetry=telemetry,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body_bytes)
+    return ServiceParts(telemetry=handle, owns_telemetry=owned, scenarios=scenarios)
