@@ -4,17 +4,13 @@ and switching it off restores normal behaviour (exact counts before, during and 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
-import pytest
 from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry
 
 from doc_tagger.config import TaggerSettings
 from doc_tagger.main import create_app as create_tagger_app
-from loan_api.migrate import upgrade
-from observability.testing import capture_telemetry, reset_global_state
+from observability.testing import capture_telemetry
 from tests.support.documents import pdf
 from tests.support.flows import Applicant, application_body, create_application, upload
 from tests.support.trainer import (
@@ -31,26 +27,6 @@ from tests.support.trainer import (
 ONE = "/api/v1/applications/{application_id}"
 CREATE = "/api/v1/applications"
 DOCUMENTS = "/api/v1/applications/{application_id}/documents"
-
-
-@pytest.fixture(autouse=True)
-def _clean_state() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
-
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('trainer') / 'loan_api.db'}"
-    upgrade(url)
-    return url
-
-
-@pytest.fixture
-async def api(database_url: str) -> AsyncIterator[TrainerApi]:
-    async with trainer_api(database_url) as value:
-        yield value
 
 
 async def read(api: TrainerApi, applicant: Applicant, times: int) -> list[int]:

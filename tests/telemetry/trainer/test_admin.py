@@ -3,7 +3,6 @@ scenario on from the public API."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,6 @@ from prometheus_client import CollectorRegistry
 
 from loan_api.config import Settings
 from loan_api.main import create_app
-from loan_api.migrate import upgrade
-from observability.testing import reset_global_state
 from servicekit.trainer.middleware import ScenarioMiddleware
 from servicekit.trainer.settings import WeakAdminTokenError
 from tests.support.flows import application_body
@@ -27,26 +24,6 @@ ADMIN_CALLS = [
     ("PUT", "/admin/traffic", {"profile": "spike"}),
     ("DELETE", "/admin/traffic", None),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _clean_state() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
-
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('admin') / 'loan_api.db'}"
-    upgrade(url)
-    return url
-
-
-@pytest.fixture
-async def api(database_url: str) -> AsyncIterator[TrainerApi]:
-    async with trainer_api(database_url) as value:
-        yield value
 
 
 async def still_healthy(api: TrainerApi) -> None:
