@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import socket
@@ -52,11 +53,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-BASE_VARIANTS = ("bare", "instrumented", "instrumentator", "basehttp")
+BASE_VARIANTS = ("bare", "instrumented", "sdk-floor", "instrumentator", "basehttp")
 ENDPOINTS = ("read", "no-token")
 ROUTE = "/api/v1/applications/{application_id}"
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +78,8 @@ def bench_app() -> Any:
     from observability import PrometheusMiddleware
 
     variant = os.environ["BENCH_VARIANT"]
+    if variant == "sdk-floor":
+        return floor_app()
     app: FastAPI = create_app()
     if variant.startswith("instrumented"):
         return app
@@ -90,6 +94,120 @@ def bench_app() -> Any:
     elif variant == "basehttp":
         add_basehttp_metrics(app, CollectorRegistry())
     return app
+
+
+def floor_app() -> Any:
+    """The shipped app with its spans made the cheapest way the OpenTelemetry SDK allows.
+
+    Not a product: a measuring stick. The contrib FastAPI and SQLAlchemy instrumentations are
+    replaced by :class:`FloorServerSpan` and :func:`floor_statement_spans` (one SERVER span per
+    request, one CLIENT span per statement, four attributes each, no semantic-convention
+    helpers); everything else (SDK providers, batch export over OTLP, the access line and its
+    OTLP copy, metrics) is as shipped. What this variant costs is the floor of the SDK itself.
+    """
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    import loan_api.main
+
+    # Patched before create_app() reads them; this process serves nothing else.
+    setattr(loan_api.main, "instrument_sqlalchemy", floor_statement_spans)  # noqa: B010
+    setattr(FastAPIInstrumentor, "instrument_app", staticmethod(lambda *_a, **_k: None))  # noqa: B010
+    app = loan_api.main.create_app()
+    app.add_middleware(FloorServerSpan, routes_owner=app)
+    return app
+
+
+def floor_statement_spans(engine: Any, *, tracer_provider: Any = None) -> None:
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from sqlalchemy import event
+
+    sync_engine = getattr(engine, "sync_engine", engine)
+    tracer = trace.get_tracer("bench.floor.sqlalchemy", tracer_provider=tracer_provider)
+    system = sync_engine.dialect.name
+
+    def before(_conn, _cursor, statement, params, context, _many):  # type: ignore[no-untyped-def]
+        operation = statement.split(None, 1)[0].upper() if statement else system
+        context._floor_span = tracer.start_span(
+            operation,
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system.name": system,
+                "db.operation.name": operation,
+                "db.query.text": statement,
+            },
+        )
+        return statement, params
+
+    def after(_conn, _cursor, _statement, _params, context, _many):  # type: ignore[no-untyped-def]
+        span = getattr(context, "_floor_span", None)
+        if span is not None:
+            span.end()
+
+    def error(exception_context):  # type: ignore[no-untyped-def]
+        span = getattr(exception_context.execution_context, "_floor_span", None)
+        if span is not None:
+            span.set_status(Status(StatusCode.ERROR))
+            span.end()
+
+    event.listen(sync_engine, "before_cursor_execute", before, retval=True)
+    event.listen(sync_engine, "after_cursor_execute", after)
+    event.listen(sync_engine, "handle_error", error)
+
+
+class FloorServerSpan:
+    """One SERVER span per request, parent taken from ``traceparent``; pure ASGI."""
+
+    def __init__(self, app: Any, *, routes_owner: Any) -> None:
+        from opentelemetry import trace
+
+        self.app = app
+        self.routes_owner = routes_owner
+        self.tracer = trace.get_tracer("bench.floor.asgi")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from opentelemetry import context, propagate, trace
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        from observability.instrumentation import DEFAULT_EXCLUDED_PATHS
+        from observability.routes import route_of
+
+        if scope["type"] != "http" or scope["path"] in DEFAULT_EXCLUDED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        parent = propagate.extract(carrier)
+        route = route_of(scope, self.routes_owner.routes)
+        span = self.tracer.start_span(
+            f"{scope['method']} {route}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": scope["method"],
+                "url.path": scope["path"],
+                "http.route": route,
+            },
+        )
+        token = context.attach(trace.set_span_in_context(span, parent))
+        status = 500
+
+        async def send_wrapper(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            span.record_exception(exc)
+            raise
+        finally:
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            context.detach(token)
+            span.end()
 
 
 def add_basehttp_metrics(app: Any, registry: Any) -> None:
@@ -344,7 +462,9 @@ class Server:
             self.proc.kill()
 
 
-def server_env(variant: str, database_url: str, sink_port: int, extra: dict[str, str]) -> dict:
+def server_env(
+    variant: str, database_url: str, sink_port: int, extra: dict[str, str]
+) -> dict[str, str]:
     env = dict(os.environ)
     for key in ("PROMETHEUS_MULTIPROC_DIR", "ADMIN_ENABLED"):
         env.pop(key, None)
@@ -356,12 +476,42 @@ def server_env(variant: str, database_url: str, sink_port: int, extra: dict[str,
         OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "app"), env.get("PYTHONPATH")])),
     )
-    if variant.startswith("instrumented"):
+    if variant.startswith("instrumented") or variant == "sdk-floor":
         env.pop("OTEL_SDK_DISABLED", None)
         env.update(extra)
     else:
         env["OTEL_SDK_DISABLED"] = "true"
     return env
+
+
+@contextlib.contextmanager
+def bench_database(postgres_url: str | None, tmp: str) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file in ``tmp``, or a new PostgreSQL database."""
+    from loan_api.migrate import upgrade
+
+    if postgres_url is None:
+        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        upgrade(url)
+        yield url
+        return
+    from sqlalchemy import make_url, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"loan_bench_{os.getpid()}"
+
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+        await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def machine() -> str:
@@ -403,6 +553,13 @@ def main() -> int:
         help="an extra instrumented variant with these environment variables "
         "(e.g. sampled10:OTEL_TRACES_SAMPLER=parentbased_traceidratio,OTEL_TRACES_SAMPLER_ARG=0.1)",
     )
+    parser.add_argument(
+        "--postgres-url",
+        metavar="URL",
+        help="measure on PostgreSQL (asyncpg, as the compose stack runs it) instead of a SQLite "
+        "file: a server URL whose role may create databases (e.g. $TEST_POSTGRES_URL); a fresh "
+        "database is created, migrated and dropped",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -423,17 +580,17 @@ def main() -> int:
         f"{args.rounds} rounds, {args.client} client"
     )
     runs: dict[str, list[dict[str, dict[str, float]]]] = {v: [] for v in variants}
-    with tempfile.TemporaryDirectory() as tmp:
-        from loan_api.migrate import upgrade
-
-        database_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        upgrade(database_url)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        bench_database(args.postgres_url, tmp) as database_url,
+    ):
         with Server("bare", server_env("bare", database_url, sink_port, {})) as server:
             applicants = asyncio.run(seed(f"http://127.0.0.1:{server.port}", APPLICATIONS))
         requests = {e: requests_for(e, applicants) for e in ENDPOINTS}
         for round_no in range(args.rounds):
             for variant in variants:
                 env = server_env(variant, database_url, sink_port, extra_variants.get(variant, {}))
+                received = _Sink.received
                 with Server(variant, env) as server:
                     result = {
                         e: asyncio.run(drive(server.port, server.proc.pid, requests[e], args))
@@ -441,7 +598,12 @@ def main() -> int:
                     }
                 runs[variant].append(result)
                 rps = {e: round(r["rps"]) for e, r in result.items()}
-                print(f"  round {round_no + 1} {variant:<22} {rps}", flush=True)
+                # After the server stopped: its shutdown flushed what was still queued.
+                otlp_kib = (_Sink.received - received) / 1024
+                print(
+                    f"  round {round_no + 1} {variant:<22} {rps} OTLP received {otlp_kib:.0f} KiB",
+                    flush=True,
+                )
     sink.shutdown()
 
     def median(variant: str, endpoint: str, key: str) -> float:
