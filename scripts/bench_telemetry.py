@@ -580,6 +580,7 @@ def main() -> int:
         f"{args.rounds} rounds, {args.client} client"
     )
     runs: dict[str, list[dict[str, dict[str, float]]]] = {v: [] for v in variants}
+    width = max(len(v) for v in variants)
     with (
         tempfile.TemporaryDirectory() as tmp,
         bench_database(args.postgres_url, tmp) as database_url,
@@ -601,7 +602,8 @@ def main() -> int:
                 # After the server stopped: its shutdown flushed what was still queued.
                 otlp_kib = (_Sink.received - received) / 1024
                 print(
-                    f"  round {round_no + 1} {variant:<22} {rps} OTLP received {otlp_kib:.0f} KiB",
+                    f"  round {round_no + 1} {variant:<{width}} {rps}"
+                    f" OTLP received {otlp_kib:.0f} KiB",
                     flush=True,
                 )
     sink.shutdown()
@@ -611,7 +613,7 @@ def main() -> int:
 
     print()
     keys = ("rps", "p50", "p99", "cpu_us")
-    header = f"{'endpoint':<9} {'variant':<22} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}"
+    header = f"{'endpoint':<9} {'variant':<{width}} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}"
     header += f" {'cpu us/req':>10} {'rps/bare':>8} {'p50/bare':>8} {'p99/bare':>8}"
     print(header)
     verdict = None
@@ -621,7 +623,7 @@ def main() -> int:
             row = {k: median(variant, endpoint, k) for k in keys}
             ratios = [row["rps"] / bare["rps"], row["p50"] / bare["p50"], row["p99"] / bare["p99"]]
             print(
-                f"{endpoint:<9} {variant:<22} {row['rps']:>7.0f} {row['p50']:>7.2f}"
+                f"{endpoint:<9} {variant:<{width}} {row['rps']:>7.0f} {row['p50']:>7.2f}"
                 f" {row['p99']:>7.2f} {row['cpu_us']:>10.0f}"
                 f" {ratios[0]:>8.2f} {ratios[1]:>8.2f} {ratios[2]:>8.2f}"
             )
