@@ -492,6 +492,7 @@ def bench_database(postgres_url: str | None, tmp: str) -> Iterator[str]:
     if postgres_url is None:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         upgrade(url)
+        print("database: SQLite file (aiosqlite)")
         yield url
         return
     from sqlalchemy import make_url, text
@@ -509,6 +510,7 @@ def bench_database(postgres_url: str | None, tmp: str) -> Iterator[str]:
     try:
         url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
         upgrade(url)
+        print(f"database: PostgreSQL (asyncpg), {name}, dropped at the end")
         yield url
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -14,12 +14,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.support.tools import missing
+
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = ("bare", "instrumented", "sdk-floor")
 
 
-def test_benchmark_runs_every_variant_and_only_the_instrumented_ones_export() -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_benchmark_runs_every_variant_and_only_the_instrumented_ones_export(database: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PROMETHEUS_"))}
+    extra: list[str] = []
+    if database == "postgres":
+        url = os.environ.get("TEST_POSTGRES_URL")
+        if not url:
+            missing("TEST_POSTGRES_URL is not set: no PostgreSQL server for the benchmark")
+        extra = ["--postgres-url", url]
     result = subprocess.run(
         [
             sys.executable,
@@ -30,6 +41,7 @@ def test_benchmark_runs_every_variant_and_only_the_instrumented_ones_export() ->
             "1",
             "--variants",
             ",".join(VARIANTS),
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -53,3 +65,27 @@ def test_benchmark_runs_every_variant_and_only_the_instrumented_ones_export() ->
     rows = re.findall(r"^(read|no-token)\s+(\S+)\s+\d+\s", out, flags=re.MULTILINE)
     assert sorted(rows) == sorted((e, v) for e in ("read", "no-token") for v in VARIANTS)
     assert re.search(r"^target: instrumented throughput >= 85% of bare on read: \d+%", out, re.M)
+    if database == "postgres":
+        # The benchmark made its own database and dropped it again.
+        made = re.search(r"^database: PostgreSQL \(asyncpg\), (loan_bench_\d+),", out, re.M)
+        assert made is not None, out
+        assert made[1] not in _databases(url).split()
+    else:
+        assert "database: SQLite file" in out
+
+
+def _databases(url: str) -> str:
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def names() -> str:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT datname FROM pg_database"))
+            found = " ".join(str(row[0]) for row in rows)
+        await engine.dispose()
+        return found
+
+    return asyncio.run(names())
