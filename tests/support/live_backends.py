@@ -17,7 +17,13 @@ version (.env); the source each shape was checked against is named in the docstr
 - Grafana 13: ``GET /api/health``, ``GET /api/datasources/uid/<uid>/health``,
   ``GET /api/search``, ``GET /api/dashboards/uid/<uid>``, ``POST /api/ds/query``
   (``{"queries": [...], "from", "to"}`` -> ``results.<refId>.frames[].data.values``;
-  grafana/grafana docs/.../http-api/api-legacy/data_source.md).
+  grafana/grafana docs/.../http-api/api-legacy/data_source.md; a query that fails answers 400, or
+  207 with the ``datasourceQueryMultiStatus`` feature, with the error in ``results.<refId>``).
+  The Tempo datasource's backend (grafana/grafana pkg/tsdb/tempo) has no health handler and
+  answers only trace-by-id and TraceQL *metrics* queries ("backend TraceQL search queries are not
+  supported"): its "Save & test" and its searches run in the browser, through the datasource
+  proxy (``GET /api/datasources/proxy/uid/<uid>/api/echo``, ``.../api/search``; datasource.ts
+  ``testDatasource`` and ``_request``). The tests do the same.
 """
 
 from __future__ import annotations
@@ -225,13 +231,39 @@ class Grafana:
             return client.get(path, params=params)
 
     def ds_query(self, query: dict[str, Any], *, since: str = "now-15m") -> dict[str, Any]:
+        """The result of one panel query; a query that failed comes back with its ``error``
+        (Grafana answers 400 or 207 then), so that a caller polling for data can try again."""
         with self._client() as client:
             response = client.post(
                 "/api/ds/query", json={"queries": [query], "from": since, "to": "now"}
             )
-        assert response.status_code == 200, (response.status_code, response.text[:500], query)
-        result: dict[str, Any] = response.json()["results"][query["refId"]]
+        answer = (response.status_code, response.text[:500], query)
+        assert response.status_code in (200, 207, 400), answer
+        results = response.json().get("results")
+        assert isinstance(results, dict), answer
+        assert query["refId"] in results, answer
+        result: dict[str, Any] = results[query["refId"]]
         return result
+
+    def proxy_get(self, uid: str, path: str, **params: Any) -> httpx.Response:
+        """``GET`` through the datasource proxy, as a browser-side datasource does."""
+        return self.get(f"/api/datasources/proxy/uid/{uid}{path}", **params)
+
+    def tempo_search(self, query: dict[str, Any], *, since_seconds: float = 900) -> list[str]:
+        """Trace ids a TraceQL search panel finds: the search the Tempo datasource runs from the
+        browser, through the datasource proxy to Tempo's ``/api/search``."""
+        end = time.time()
+        response = self.proxy_get(
+            str(query["datasource"]["uid"]),
+            "/api/search",
+            q=query["query"],
+            start=int(end - since_seconds),
+            end=int(end) + 1,
+            limit=int(query.get("limit") or 20),
+            spss=int(query.get("spss") or 3),
+        )
+        assert response.status_code == 200, (response.status_code, response.text[:500], query)
+        return [str(t["traceID"]) for t in response.json().get("traces") or []]
 
 
 def frames_have_data(result: dict[str, Any]) -> bool:
@@ -277,6 +309,21 @@ def traces_to_logs_query(trace_id: str, service: str) -> str:
 # test_service_graph_and_span_metrics_exist checks directly.
 FRONTEND_ONLY = {"serviceMap": "built in the browser from traces_service_graph_* in Prometheus"}
 _HEX_ID = re.compile(r"^[0-9a-fA-F]{16,32}$")
+# Grafana's test for a TraceQL metrics query (pkg/tsdb/tempo traceql_query.go, isMetricsQuery):
+# those go through /api/ds/query; any other TraceQL is a search, run through the proxy.
+_TRACEQL_METRICS = re.compile(
+    r"\|\s*(rate|count_over_time|avg_over_time|max_over_time|min_over_time"
+    r"|quantile_over_time|histogram_over_time|compare)\s*\("
+)
+
+
+def is_tempo_search(query: dict[str, Any]) -> bool:
+    """A panel query that Grafana's Tempo datasource runs as a search from the browser."""
+    return (
+        (query.get("datasource") or {}).get("type") == "tempo"
+        and query.get("queryType") == "traceql"
+        and not _TRACEQL_METRICS.search(str(query.get("query", "")))
+    )
 
 
 def _substitute(text: str, board: dict[str, Any], overrides: dict[str, str]) -> str:

@@ -10,6 +10,7 @@ import re
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from tests.support.live_backends import (
+    is_tempo_search,
     panel_queries,
     records_from_streams,
     same_trace_id,
@@ -136,6 +137,23 @@ def test_every_grafana_panel_query_is_fully_substituted() -> None:
     kinds = {q["datasource"]["type"] for _, q in queries}
     assert kinds == {"prometheus", "loki", "tempo"}
     assert any(q.get("queryType") == "traceId" for _, q in queries)
+
+
+def test_tempo_panels_split_into_trace_by_id_and_browser_side_searches() -> None:
+    # Grafana's Tempo backend answers trace-by-id and TraceQL metrics queries only; searches are
+    # run through the datasource proxy (tests/support/live_backends.py names the source).
+    tempo = [
+        (w, q)
+        for w, q in panel_queries("4bf92f3577b34da6a3ce929d0e0e4736")
+        if q["datasource"]["type"] == "tempo"
+    ]
+    searches = sorted(w.split("'")[1] for w, q in tempo if is_tempo_search(q))
+    assert searches == ["Failed requests", "Slow requests"]
+    by_id = [q for _, q in tempo if not is_tempo_search(q)]
+    assert [q["queryType"] for q in by_id] == ["traceId"]
+    assert by_id[0]["query"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    metrics = {"datasource": {"type": "tempo"}, "queryType": "traceql", "query": "{} | rate()"}
+    assert not is_tempo_search(metrics)
 
 
 def test_tempo_trace_ids_compare_without_leading_zeros() -> None:
