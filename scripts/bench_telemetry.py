@@ -435,7 +435,7 @@ def percentile(values: list[float], q: float) -> float:
 class Server:
     """One variant of the api in a uvicorn subprocess."""
 
-    def __init__(self, variant: str, env: dict[str, str]) -> None:
+    def __init__(self, variant: str, env: dict[str, str], cpus: set[int] | None = None) -> None:
         self.variant = variant
         self.port = free_port()
         self.proc = subprocess.Popen(
@@ -445,6 +445,10 @@ class Server:
             env={**env, "BENCH_VARIANT": variant},
             cwd=ROOT,
         )
+        if cpus:
+            # --pin: right after the spawn, long before the interpreter has started a thread
+            # (threads inherit the affinity of the thread that starts them).
+            os.sched_setaffinity(self.proc.pid, cpus)
 
     def __enter__(self) -> Server:
         try:
@@ -562,6 +566,12 @@ def main() -> int:
         "file: a server URL whose role may create databases (e.g. $TEST_POSTGRES_URL); a fresh "
         "database is created, migrated and dropped",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="serve on CPU 0 alone and run the client and the OTLP sink on the other CPUs "
+        "(Linux; needs at least 2), so the service does not share its core with the load",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -573,6 +583,13 @@ def main() -> int:
     variants = [v for v in args.variants.split(",") if v] + list(extra_variants)
     if "bare" not in variants:
         variants.insert(0, "bare")
+    server_cpus: set[int] | None = None
+    if args.pin:
+        available = os.sched_getaffinity(0)
+        if len(available) < 2:
+            parser.error("--pin needs at least 2 CPUs")
+        server_cpus = {min(available)}
+        os.sched_setaffinity(0, available - server_cpus)
     sink = ThreadingHTTPServer(("127.0.0.1", free_port()), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     sink_port = sink.server_address[1]
@@ -580,6 +597,7 @@ def main() -> int:
     print(
         f"{args.seconds:g} s per endpoint, concurrency {args.concurrency}, "
         f"{args.rounds} rounds, {args.client} client"
+        + (f", server pinned to CPU {sorted(server_cpus)}" if server_cpus else "")
     )
     runs: dict[str, list[dict[str, dict[str, float]]]] = {v: [] for v in variants}
     width = max(len(v) for v in variants)
@@ -594,7 +612,7 @@ def main() -> int:
             for variant in variants:
                 env = server_env(variant, database_url, sink_port, extra_variants.get(variant, {}))
                 received = _Sink.received
-                with Server(variant, env) as server:
+                with Server(variant, env, server_cpus) as server:
                     result = {
                         e: asyncio.run(drive(server.port, server.proc.pid, requests[e], args))
                         for e in ENDPOINTS
