@@ -5,7 +5,7 @@
 One run migrates a SQLite file database (``loan_api.migrate.upgrade``), seeds it with
 applications through the api itself, then serves the shipped app (``loan_api.main:create_app``
 through ``servicekit.serve.serve_app``: uvicorn, one worker, ``log_config=None``, JSON log lines
-to stdout, which goes to /dev/null) in a subprocess, in four variants:
+to stdout, which goes to /dev/null) in a subprocess, in five variants:
 
 - ``bare``: the same app without the observability package's per-request parts:
   ``OTEL_SDK_DISABLED=true`` (no tracer/logger provider, no OTLP handler, no SQLAlchemy or httpx
@@ -18,6 +18,8 @@ to stdout, which goes to /dev/null) in a subprocess, in four variants:
   exemplars; spans and log records exported over OTLP/HTTP to a sink in this process that answers
   200 (``OTEL_EXPORTER_OTLP_ENDPOINT``). Extra ``OTEL_*`` variables given to this script reach the
   server (e.g. ``OTEL_TRACES_SAMPLER``), and ``--variant-env`` adds more ``instrumented`` rows.
+- ``sdk-floor``: ``instrumented`` with the contrib span makers swapped for the cheapest spans the
+  SDK can make (scripts/bench_floor.py), the floor of the OpenTelemetry SDK itself;
 - ``instrumentator``: bare + prometheus-fastapi-instrumentator (a peer's metrics baseline);
 - ``basehttp``: bare + the same metrics as ours from a ``BaseHTTPMiddleware`` (the talk's shape).
 
@@ -79,6 +81,8 @@ def bench_app() -> Any:
 
     variant = os.environ["BENCH_VARIANT"]
     if variant == "sdk-floor":
+        from bench_floor import floor_app  # this directory is on sys.path in the server
+
         return floor_app()
     app: FastAPI = create_app()
     if variant.startswith("instrumented"):
@@ -94,120 +98,6 @@ def bench_app() -> Any:
     elif variant == "basehttp":
         add_basehttp_metrics(app, CollectorRegistry())
     return app
-
-
-def floor_app() -> Any:
-    """The shipped app with its spans made the cheapest way the OpenTelemetry SDK allows.
-
-    Not a product: a measuring stick. The contrib FastAPI and SQLAlchemy instrumentations are
-    replaced by :class:`FloorServerSpan` and :func:`floor_statement_spans` (one SERVER span per
-    request, one CLIENT span per statement, four attributes each, no semantic-convention
-    helpers); everything else (SDK providers, batch export over OTLP, the access line and its
-    OTLP copy, metrics) is as shipped. What this variant costs is the floor of the SDK itself.
-    """
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-    import loan_api.main
-
-    # Patched before create_app() reads them; this process serves nothing else.
-    setattr(loan_api.main, "instrument_sqlalchemy", floor_statement_spans)  # noqa: B010
-    setattr(FastAPIInstrumentor, "instrument_app", staticmethod(lambda *_a, **_k: None))  # noqa: B010
-    app = loan_api.main.create_app()
-    app.add_middleware(FloorServerSpan, routes_owner=app)
-    return app
-
-
-def floor_statement_spans(engine: Any, *, tracer_provider: Any = None) -> None:
-    from opentelemetry import trace
-    from opentelemetry.trace import SpanKind, Status, StatusCode
-    from sqlalchemy import event
-
-    sync_engine = getattr(engine, "sync_engine", engine)
-    tracer = trace.get_tracer("bench.floor.sqlalchemy", tracer_provider=tracer_provider)
-    system = sync_engine.dialect.name
-
-    def before(_conn, _cursor, statement, params, context, _many):  # type: ignore[no-untyped-def]
-        operation = statement.split(None, 1)[0].upper() if statement else system
-        context._floor_span = tracer.start_span(
-            operation,
-            kind=SpanKind.CLIENT,
-            attributes={
-                "db.system.name": system,
-                "db.operation.name": operation,
-                "db.query.text": statement,
-            },
-        )
-        return statement, params
-
-    def after(_conn, _cursor, _statement, _params, context, _many):  # type: ignore[no-untyped-def]
-        span = getattr(context, "_floor_span", None)
-        if span is not None:
-            span.end()
-
-    def error(exception_context):  # type: ignore[no-untyped-def]
-        span = getattr(exception_context.execution_context, "_floor_span", None)
-        if span is not None:
-            span.set_status(Status(StatusCode.ERROR))
-            span.end()
-
-    event.listen(sync_engine, "before_cursor_execute", before, retval=True)
-    event.listen(sync_engine, "after_cursor_execute", after)
-    event.listen(sync_engine, "handle_error", error)
-
-
-class FloorServerSpan:
-    """One SERVER span per request, parent taken from ``traceparent``; pure ASGI."""
-
-    def __init__(self, app: Any, *, routes_owner: Any) -> None:
-        from opentelemetry import trace
-
-        self.app = app
-        self.routes_owner = routes_owner
-        self.tracer = trace.get_tracer("bench.floor.asgi")
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        from opentelemetry import context, propagate, trace
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
-        from observability.instrumentation import DEFAULT_EXCLUDED_PATHS
-        from observability.routes import route_of
-
-        if scope["type"] != "http" or scope["path"] in DEFAULT_EXCLUDED_PATHS:
-            await self.app(scope, receive, send)
-            return
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        parent = propagate.extract(carrier)
-        route = route_of(scope, self.routes_owner.routes)
-        span = self.tracer.start_span(
-            f"{scope['method']} {route}",
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": scope["method"],
-                "url.path": scope["path"],
-                "http.route": route,
-            },
-        )
-        token = context.attach(trace.set_span_in_context(span, parent))
-        status = 500
-
-        async def send_wrapper(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except Exception as exc:
-            span.record_exception(exc)
-            raise
-        finally:
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-            context.detach(token)
-            span.end()
 
 
 def add_basehttp_metrics(app: Any, registry: Any) -> None:
@@ -275,11 +165,13 @@ def serve(port: int) -> None:
 
 class _Sink(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    received = 0
+    received = 0  # bytes, over all handler threads (spans and logs arrive concurrently)
+    lock = threading.Lock()
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        type(self).received += len(body)
+        with self.lock:
+            type(self).received += len(body)
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
