@@ -194,12 +194,20 @@ def running_services(
     tagger_protocol: str,
     api_args: tuple[str, ...] = (),
     api_extra_env: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Services]:
-    """The tagger and the api (migrated SQLite in ``tmp``), ready, stopped on exit."""
+    """The tagger and the api (migrated SQLite in ``tmp``), ready, stopped on exit.
+
+    ``extra_env`` goes to both services (e.g. trainer mode), ``api_extra_env`` to the api only.
+    """
     tmp.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite+aiosqlite:///{tmp / 'loan_api.db'}"
     migrate(database_url)
-    common = base_env() | {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "APP_ENV": "test"}
+    common = (
+        base_env()
+        | {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "APP_ENV": "test"}
+        | dict(extra_env or {})
+    )
     tagger = start_service(
         "doc-tagger",
         name="tagger",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.flows import application_body
 from tests.support.otlp_receiver import OtlpReceiver
@@ -82,7 +83,8 @@ def test_two_workers_count_exactly_n(tmp_path: Path) -> None:
             sent.extend(batch)
             if len(instances()) == 2:
                 break
-        assert len(instances()) == 2, f"one worker served all {len(sent)} requests"
+        else:
+            pytest.fail(f"one worker served all {len(sent)} requests")
         total = len(sent)
 
         count = Series(

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.documents import pdf
 from tests.support.otlp_receiver import OtlpReceiver
-from tests.support.services import BIN, ROOT, Service, base_env, migrate, otel_env, start_service
+from tests.support.services import BIN, ROOT, Service, base_env, running_services
 from tests.support.trainer import ADMIN, TOKEN
 from tests.telemetry.expectations import LogRecord, SpanRecord
 
@@ -42,45 +42,20 @@ def poll(fetch: Callable[[], list[T]], check: Callable[[list[T]], bool]) -> list
 def stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[OtlpReceiver, Service, Service]]:
-    tmp = tmp_path_factory.mktemp("trainer-processes")
-    run_id = uuid.uuid4().hex
-    database_url = f"sqlite+aiosqlite:///{tmp / 'loan_api.db'}"
-    migrate(database_url)
-    trainer = {"ADMIN_ENABLED": "true", "ADMIN_TOKEN": TOKEN}
-    common = base_env() | {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "APP_ENV": "test"} | trainer
-    with OtlpReceiver() as receiver:
-        endpoint = receiver.http_endpoint
-        tagger = start_service(
-            "doc-tagger",
-            name="tagger",
-            log_dir=tmp,
-            env=common
-            | otel_env(
-                service="doc-tagger", endpoint=endpoint, protocol="http/protobuf", run_id=run_id
-            ),
-        )
-        api = start_service(
-            "loan-api",
-            name="api",
-            log_dir=tmp,
-            env=common
-            | otel_env(
-                service="loan-api", endpoint=endpoint, protocol="http/protobuf", run_id=run_id
-            )
-            | {
-                "DATABASE_URL": database_url,
-                "TAGGER_URL": tagger.url,
-                "TAGGER_TIMEOUT_SECONDS": "1",
-                "SERVICE_VERSION": VERSION,
-            },
-        )
-        try:
-            tagger.wait_ready()
-            api.wait_ready()
-            yield receiver, api, tagger
-        finally:
-            api.stop()
-            tagger.stop()
+    with (
+        OtlpReceiver() as receiver,
+        running_services(
+            tmp_path_factory.mktemp("trainer-processes"),
+            run_id=uuid.uuid4().hex,
+            api_endpoint=receiver.http_endpoint,
+            api_protocol="http/protobuf",
+            tagger_endpoint=receiver.http_endpoint,
+            tagger_protocol="http/protobuf",
+            api_extra_env={"TAGGER_TIMEOUT_SECONDS": "1", "SERVICE_VERSION": VERSION},
+            extra_env={"ADMIN_ENABLED": "true", "ADMIN_TOKEN": TOKEN},
+        ) as services,
+    ):
+        yield receiver, services.api, services.tagger
 
 
 def trainer_cli(service: Service, command: str, *args: str) -> dict[str, Any]:
