@@ -45,6 +45,7 @@ from tests.telemetry.expectations import (
     sensitive_values,
     trace_ids,
     trace_problems,
+    wait_for,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,8 +82,8 @@ def test_every_trace_is_in_tempo_as_declared(live_run: LiveRun, tempo: Tempo) ->
                 found += trace_problems(TRACES[step], sent, tempo.trace(sent.trace_id))
         return found
 
-    last = poll(lambda: not problems(), timeout=ARRIVAL)
-    assert last, "\n".join(problems())
+    left = wait_for(problems, timeout=ARRIVAL, interval=2.0)
+    assert not left, "\n".join(left)
 
 
 def test_traceql_search_finds_the_tagger_span_of_each_upload(
@@ -100,7 +101,8 @@ def test_traceql_search_finds_the_tagger_span_of_each_upload(
                 lost.append(f"{trace_id}: {found}")
         return lost
 
-    assert poll(lambda: not missing_ids(), timeout=ARRIVAL), missing_ids()
+    left = wait_for(missing_ids, timeout=ARRIVAL, interval=2.0)
+    assert not left, left
 
 
 # --- Loki -------------------------------------------------------------------------------------
@@ -130,7 +132,8 @@ def test_every_log_line_is_in_loki_with_its_trace_and_span(
                 found += log_problems(TRACES[step], sent, logs, tempo.trace(sent.trace_id))
         return found
 
-    assert poll(lambda: not problems(), timeout=ARRIVAL), "\n".join(problems())
+    left = wait_for(problems, timeout=ARRIVAL, interval=2.0)
+    assert not left, "\n".join(left)
 
 
 def test_no_sensitive_value_in_loki_or_tempo(live_run: LiveRun, loki: Loki, tempo: Tempo) -> None:
@@ -167,7 +170,8 @@ def test_counters_grow_by_at_least_n(live_run: LiveRun, prometheus: PrometheusAp
             < s.per_flow * N
         ]
 
-    assert poll(lambda: not short(), timeout=60), short()
+    left = wait_for(short, timeout=60, interval=2.0)
+    assert not left, left
 
 
 def test_exemplars_link_to_traces_in_tempo(
@@ -292,7 +296,8 @@ def test_every_panel_query_answers_with_data(live_run: LiveRun, grafana: Grafana
                 lost.append(f"{where}: no data")
         return lost
 
-    assert poll(lambda: not empty(), timeout=GENERATOR, interval=10), "\n".join(empty())
+    left = wait_for(empty, timeout=GENERATOR, interval=10)
+    assert not left, "\n".join(left)
 
 
 @pytest.mark.parametrize("title", sorted(MAY_BE_EMPTY))
