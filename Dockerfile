@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for the api, the tagger, the migrate step and the load generator.
 # Multi-arch base (amd64, arm64); dependencies come from uv.lock, without the dev group.
-ARG PYTHON_IMAGE=python:3.13.13-slim-trixie
+ARG PYTHON_IMAGE=python:3.13.15-slim-trixie
 
 FROM ${PYTHON_IMAGE} AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never PIP_DISABLE_PIP_VERSION_CHECK=1

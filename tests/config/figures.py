@@ -330,3 +330,31 @@ def gomemlimit_problems(compose: Mapping[str, Any], collector: Mapping[str, Any]
     if limit_mib is not None and spike_mib is not None and not 0 < spike_mib < limit_mib:
         problems.append(f"otel-collector: spike_limit_mib {spike_mib} not below limit_mib")
     return problems
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+def versions_table(stack_doc: str) -> dict[str, str]:
+    """image -> tag, from the table of docs/stack.md ("Versions")."""
+    table = {}
+    for line in _section(stack_doc, "## Versions").splitlines():
+        if not line.startswith("| ") or line.startswith(("| component", "|---")):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        image = cells[1].split("(")[0].strip().strip("`")
+        table[image] = cells[2].strip("`")
+    return table
+
+
+def pinned_images(env: Mapping[str, str], dockerfile: str) -> dict[str, str]:
+    """image -> tag of every X_IMAGE/X_TAG pair in .env and the Dockerfile's PYTHON_IMAGE."""
+    pins = {
+        value: env[key.removesuffix("_IMAGE") + "_TAG"]
+        for key, value in env.items()
+        if key.endswith("_IMAGE") and key.removesuffix("_IMAGE") + "_TAG" in env
+    }
+    match = re.search(r"^ARG PYTHON_IMAGE=([^:\s]+):(\S+)$", dockerfile, re.MULTILINE)
+    if match:
+        pins[match[1]] = match[2]
+    return pins

@@ -273,3 +273,23 @@ def test_go_memory_check_flags_inconsistent_limits(
     problems = fg.gomemlimit_problems(c, o)
     assert len(problems) == 1, problems
     assert expected in problems[0], problems
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+def test_the_versions_table_is_what_is_pinned() -> None:
+    table = fg.versions_table(sf.STACK_DOC.read_text())
+    pins = fg.pinned_images(sf.load_env(), (sf.ROOT / "Dockerfile").read_text())
+    assert table == pins
+    assert pins["python"] == "3.13.15-slim-trixie"
+    assert len(pins) == 8
+
+
+def test_the_versions_check_sees_a_stale_row() -> None:
+    doc = "x\n## Versions\n\n| component | image | tag |\n|---|---|---|\n"
+    doc += "| PostgreSQL | `postgres` | `17.9` |\n"
+    assert fg.versions_table(doc) == {"postgres": "17.9"}
+    pins = fg.pinned_images({"POSTGRES_IMAGE": "postgres", "POSTGRES_TAG": "17.10-alpine"}, "")
+    assert pins == {"postgres": "17.10-alpine"}
+    assert fg.versions_table(doc) != pins
