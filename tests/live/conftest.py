@@ -75,6 +75,7 @@ def loki(stack_up: None) -> Loki:
 
 @pytest.fixture(scope="session")
 def grafana(stack_up: None) -> Grafana:
+    """Grafana as admin (basic auth); ``.anonymous()`` is the Viewer everyone else gets."""
     password = os.environ.get("GF_SECURITY_ADMIN_PASSWORD")
     if not password:
         missing("GF_SECURITY_ADMIN_PASSWORD is not set (scripts/stack-test.sh provides it)")

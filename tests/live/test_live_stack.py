@@ -255,7 +255,8 @@ def test_grafana_and_every_datasource_are_healthy(grafana: Grafana) -> None:
     doc = yaml.safe_load(DATASOURCES.read_text(encoding="utf-8"))
     for ds in doc["datasources"]:
         if ds["type"] == "tempo":
-            # What the Tempo datasource's "Save & test" does (it has no backend health check).
+            # What the Tempo datasource's "Save & test" runs in the browser: Tempo's /api/echo
+            # through the datasource proxy.
             response = grafana.proxy_get(ds["uid"], "/api/echo")
             assert response.status_code == 200, (ds["uid"], response.text)
             continue
@@ -264,14 +265,44 @@ def test_grafana_and_every_datasource_are_healthy(grafana: Grafana) -> None:
         assert response.json().get("status") == "OK", (ds["uid"], response.json())
 
 
+def dashboard_search(grafana: Grafana) -> set[str]:
+    response = grafana.get("/api/search", type="dash-db", limit=5000)
+    assert response.status_code == 200, response.text
+    return {str(hit["uid"]) for hit in response.json()}
+
+
 def test_every_dashboard_is_provisioned(grafana: Grafana) -> None:
     uids = {dashboards.load(p)["uid"] for p in dashboards.dashboard_files()}
-    found = {d["uid"] for d in grafana.get("/api/search", type="dash-db", limit=5000).json()}
+    found = dashboard_search(grafana)
     assert uids <= found, uids - found
     for uid in uids:
         response = grafana.get(f"/api/dashboards/uid/{uid}")
         assert response.status_code == 200, (uid, response.text)
         assert response.json()["dashboard"]["uid"] == uid
+
+
+def test_the_anonymous_viewer_sees_dashboards_with_data_and_cannot_edit(grafana: Grafana) -> None:
+    """The README's promise: Grafana as an anonymous Viewer, every dashboard and its data, and
+    no way to change anything without the admin login."""
+    viewer = grafana.anonymous()
+    uids = {dashboards.load(p)["uid"] for p in dashboards.dashboard_files()}
+    assert uids <= dashboard_search(viewer), uids - dashboard_search(viewer)
+    result = viewer.ds_query(
+        {
+            "refId": "A",
+            "datasource": {"uid": "prometheus", "type": "prometheus"},
+            "expr": 'up{job="api"}',
+            "instant": True,
+            "range": False,
+        }
+    )
+    assert not result.get("error"), result
+    assert frames_have_data(result), result
+    # pkg/api/api.go: POST /api/dashboards/db needs dashboards:create or dashboards:write, which
+    # the Viewer role does not hold. Answered before the body is read.
+    probe = {"dashboard": {"title": "live tier: anonymous write probe"}, "overwrite": False}
+    response = viewer.post("/api/dashboards/db", probe)
+    assert response.status_code in (401, 403), (response.status_code, response.text[:300])
 
 
 def test_every_panel_query_answers_with_data(live_run: LiveRun, grafana: Grafana) -> None:

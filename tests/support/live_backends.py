@@ -14,16 +14,12 @@ version (.env); the source each shape was checked against is named in the docstr
   ``[ts, line, {"structuredMetadata": {...}}]`` (grafana/loki pkg/util/httpreq); OTLP mapping:
   body -> line, trace_id/span_id/severity_text and log attributes -> structured metadata with dots
   as underscores (docs/sources/send-data/otel).
-- Grafana 13: ``GET /api/health``, ``GET /api/datasources/uid/<uid>/health``,
-  ``GET /api/search``, ``GET /api/dashboards/uid/<uid>``, ``POST /api/ds/query``
-  (``{"queries": [...], "from", "to"}`` -> ``results.<refId>.frames[].data.values``;
-  grafana/grafana docs/.../http-api/api-legacy/data_source.md; a query that fails answers 400, or
-  207 with the ``datasourceQueryMultiStatus`` feature, with the error in ``results.<refId>``).
-  The Tempo datasource's backend (grafana/grafana pkg/tsdb/tempo) has no health handler and
-  answers only trace-by-id and TraceQL *metrics* queries ("backend TraceQL search queries are not
-  supported"): its "Save & test" and its searches run in the browser, through the datasource
-  proxy (``GET /api/datasources/proxy/uid/<uid>/api/echo``, ``.../api/search``; datasource.ts
-  ``testDatasource`` and ``_request``). The tests do the same.
+- Grafana 13.2.1: every call is listed on the ``Grafana`` class with its route and handler in
+  grafana/grafana ``pkg/api`` (read in the newest copy the search index holds, which has the
+  13.x routes; it has no copy tagged v13.2.1). The Tempo datasource's backend (pkg/tsdb/tempo)
+  answers trace-by-id and TraceQL *metrics* queries; its "Save & test" and its searches run in
+  the browser through the datasource proxy (``.../api/echo``, ``.../api/search``), and the tests
+  do the same.
 """
 
 from __future__ import annotations
@@ -219,24 +215,56 @@ class PrometheusApi:
 
 @dataclass
 class Grafana:
+    """Grafana's HTTP API as the live tier uses it. Routes: grafana/grafana pkg/api/api.go
+    (``registerRoutes``); every ``/api`` route but ``/api/health`` sits in a group behind
+    ``reqSignedIn``. ``password=None`` is the anonymous Viewer the stack gives everyone
+    (``GF_AUTH_ANONYMOUS_ENABLED``, ``GF_AUTH_ANONYMOUS_ORG_ROLE: Viewer``); otherwise HTTP basic
+    auth as ``admin`` (``[auth.basic]`` is on by default). The calls need ``datasources:query``
+    or ``dashboards:read``, nothing an admin alone holds; the tests run them as admin so that a
+    broken anonymous setup fails its own test (test_live_stack.py, anonymous Viewer) instead of
+    every Grafana test."""
+
     base: str
-    password: str
+    password: str | None
     user: str = "admin"
 
+    def anonymous(self) -> Grafana:
+        return Grafana(self.base, None)
+
     def _client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base, auth=(self.user, self.password), timeout=60.0)
+        auth = (self.user, self.password) if self.password is not None else None
+        return httpx.Client(base_url=self.base, auth=auth, timeout=60.0)
 
     def get(self, path: str, **params: Any) -> httpx.Response:
+        """Any ``GET``. The ones the tests make:
+
+        - ``/api/health``: pkg/api/http_server.go ``apiHealthHandler``, a middleware that answers
+          before authentication: 200 ``{"database": "ok", ...}``, 503 with ``"failing"``.
+        - ``/api/datasources/uid/<uid>/health``: ``apiRoute.Any(...)``, ``datasources:query``;
+          pkg/api/datasources.go ``CheckDatasourceHealthWithUID``: 200 ``{"status": "OK",
+          "message": ...}``, 400 with the plugin's other status and its message.
+        - ``/api/search?type=dash-db&limit=N``: ``apiRoute.Get("/search/", hs.Search)``;
+          pkg/api/search.go: a list of hits with ``uid``, ``type``; 422 above ``limit`` 5000.
+        - ``/api/dashboards/uid/<uid>``: ``dashboards:read`` on that uid; pkg/api/dashboard.go
+          ``GetDashboard``: ``{"dashboard": {...}, "meta": {...}}``.
+        """
         with self._client() as client:
             return client.get(path, params=params)
 
-    def ds_query(self, query: dict[str, Any], *, since: str = "now-15m") -> dict[str, Any]:
-        """The result of one panel query; a query that failed comes back with its ``error``
-        (Grafana answers 400 or 207 then), so that a caller polling for data can try again."""
+    def post(self, path: str, body: Any) -> httpx.Response:
         with self._client() as client:
-            response = client.post(
-                "/api/ds/query", json={"queries": [query], "from": since, "to": "now"}
-            )
+            return client.post(path, json=body)
+
+    def ds_query(self, query: dict[str, Any], *, since: str = "now-15m") -> dict[str, Any]:
+        """The result of one panel query: ``POST /api/ds/query`` (``datasources:query``;
+        pkg/api/ds_query.go ``QueryMetricsV2``, body ``dtos.MetricRequest`` ``{"queries",
+        "from", "to"}`` with relative times allowed). The answer is ``{"results": {<refId>:
+        {"frames": [...], "error"?: ...}}}``: 200, or 400 when any query failed
+        (``toJsonStreamingResponse``); older releases answered 207 under the
+        ``datasourceQueryMultiStatus`` feature, still accepted here. A failed query comes back
+        with its ``error``, so that a caller polling for data can try again; 403/404/500
+        (access, unknown datasource, ``handleQueryMetricsError``) fail the test."""
+        response = self.post("/api/ds/query", {"queries": [query], "from": since, "to": "now"})
         answer = (response.status_code, response.text[:500], query)
         assert response.status_code in (200, 207, 400), answer
         results = response.json().get("results")
@@ -246,12 +274,15 @@ class Grafana:
         return result
 
     def proxy_get(self, uid: str, path: str, **params: Any) -> httpx.Response:
-        """``GET`` through the datasource proxy, as a browser-side datasource does."""
+        """``GET`` through the datasource proxy, as a browser-side datasource does:
+        ``apiRoute.Any("/datasources/proxy/uid/:uid/*", ...)``, ``datasources:query``,
+        ``ProxyDataSourceRequestWithUID`` (pkg/api/dataproxy.go); the answer is the backend's."""
         return self.get(f"/api/datasources/proxy/uid/{uid}{path}", **params)
 
     def tempo_search(self, query: dict[str, Any], *, since_seconds: float = 900) -> list[str]:
         """Trace ids a TraceQL search panel finds: the search the Tempo datasource runs from the
-        browser, through the datasource proxy to Tempo's ``/api/search``."""
+        browser, through the datasource proxy to Tempo's ``/api/search`` (``q``, ``start``,
+        ``end`` in seconds, ``limit``, ``spss``; answer ``traces[].traceID``)."""
         end = time.time()
         response = self.proxy_get(
             str(query["datasource"]["uid"]),
