@@ -177,6 +177,11 @@ class MemoryRow:
     limit: str
     source: str
 
+    @property
+    def store(self) -> bool:
+        """A store (database, TSDB, log or trace store): its memory grows with what it holds."""
+        return self.source.startswith("store rule")
+
 
 def compose_bytes(value: Any) -> int:
     """A compose byte value (mem_limit): an integer of bytes or `{amount}{b|k|m|g}[b]`, binary
@@ -200,10 +205,12 @@ def go_bytes(value: Any) -> int:
     return int(match[1]) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(unit)
 
 
-def memory_rule_mib(measured_mb: int) -> int:
-    """The stated rule: max(2 x RSS, RSS + 128 MiB), rounded up to a multiple of 64 MiB. The
-    measured MB are taken as MiB, which rounds towards more headroom."""
-    return math.ceil(max(2 * measured_mb, measured_mb + 128) / 64) * 64
+def memory_rule_mib(measured_mb: int, *, store: bool = False) -> int:
+    """The stated rule: max(2 x RSS, RSS + 128 MiB), rounded up to a multiple of 64 MiB; for a
+    store, whose memory grows with the data it holds, max(3 x RSS, RSS + 256 MiB). The measured
+    MB are taken as MiB, which rounds towards more headroom."""
+    factor, extra = (3, 256) if store else (2, 128)
+    return math.ceil(max(factor * measured_mb, measured_mb + extra) / 64) * 64
 
 
 def _section(text: str, heading: str) -> str:
@@ -260,8 +267,12 @@ def memory_problems(rows: list[MemoryRow], compose: Mapping[str, Any]) -> Proble
         if row.measured_mb is None:
             if not row.source or row.source == "rule":
                 problems.append(f"{row.service}: not measured, and no source for its limit")
-        elif stated != memory_rule_mib(row.measured_mb) * MIB:
-            rule = memory_rule_mib(row.measured_mb)
+        elif row.source not in ("rule", "store rule") and not row.source.startswith(
+            ("rule ", "store rule ")
+        ):
+            problems.append(f"{row.service}: measured, but says neither rule nor store rule")
+        elif stated != memory_rule_mib(row.measured_mb, store=row.store) * MIB:
+            rule = memory_rule_mib(row.measured_mb, store=row.store)
             problems.append(
                 f"{row.service}: limit {row.limit} for {row.measured_mb} MB; rule: {rule}m"
             )

@@ -166,6 +166,13 @@ def test_memory_rule() -> None:
     assert [fg.memory_rule_mib(mb) for mb in (55, 71, 103, 149, 174)] == [192, 256, 256, 320, 384]
     assert fg.memory_rule_mib(64) == 192  # exactly on a step: not rounded further
     assert fg.memory_rule_mib(320) == 640
+    # Stores: max(3 x RSS, RSS + 256 MiB).
+    assert [fg.memory_rule_mib(mb, store=True) for mb in (71, 168, 170, 174)] == [
+        384,
+        512,
+        512,
+        576,
+    ]
 
 
 def test_byte_values() -> None:
@@ -232,9 +239,12 @@ def test_docs_state_the_sums_of_the_limits_and_the_measured_use(
 
 
 def test_sum_check_flags_a_stale_figure(rows: list[fg.MemoryRow], compose: dict[str, Any]) -> None:
-    text = "The limits add up to 4,608 MiB; measured use is about 1,069 MB."
+    limits = sum(fg.mem_limit(s) for s in compose["services"].values()) // fg.MIB
+    measured = sum(row.measured_mb or 0 for row in rows)
+    stale = limits + 64
+    text = f"The limits add up to {stale:,} MiB; measured use is about {measured:,} MB."
     assert fg.sum_problems("README", text, rows, compose) == [
-        "README: limits add up to 3552 MiB, not 4608"
+        f"README: limits add up to {limits} MiB, not {stale}"
     ]
     assert len(fg.sum_problems("README", "about 4 GB of memory", rows, compose)) == 2
 
