@@ -301,7 +301,7 @@ def test_text_check_expands_alternatives_and_wildcards() -> None:
         "Counters `otelcol_receiver_{accepted,refused}_spans` and `otelcol_exporter_sent_*`;"
         " `loki_distributor_{lines,bytes}_received_total`; recorded:"
         " `job_exporter:otelcol_exporter_sent:rate5m`. Query: localhost:9090, http://x,"
-        " /run/stack-secrets/grafana_admin_password, `prometheus_client`."
+        " /run/stack-secrets/grafana_admin_password, `prometheus_client`, the `loki_` prefix."
     )
     assert sm.text_problems(text, DECL, RECORDED) == []
     assert sm.text_names(text, DECL) == {

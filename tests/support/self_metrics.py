@@ -314,6 +314,7 @@ def text_names(text: str, decl: Declaration) -> set[str]:
                 ":" not in bare
                 and decl.component_of(bare) is not None
                 and bare not in decl.not_metrics
+                and bare not in decl.prefixes  # "the `otelcol_` prefix" names no series
             ):
                 found.add(word)
     return found
