@@ -258,6 +258,8 @@ def test_promql_check_holds_colon_names_to_the_rule_files() -> None:
         '{__name__=~"otelcol_receiver_(refused|failed)_spans_total"}', DECL, RECORDED
     )
     assert "matches no declared self-metric" in problem
+    (problem,) = sm.promql_problems('{__name__=~"otelcol_(receiver"}', DECL, RECORDED)
+    assert "is not a regular expression" in problem
 
 
 def test_promql_lexer_rejects_what_is_not_promql() -> None:

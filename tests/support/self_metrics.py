@@ -267,7 +267,11 @@ def promql_problems(expr: str, decl: Declaration, recorded: Iterable[str]) -> Pr
     problems = [p for name in sorted(names.metrics) for p in name_problems(name, decl, recorded)]
     known = decl.series | recorded
     for pattern in sorted(names.patterns):
-        regex = re.compile(pattern)
+        try:
+            regex = re.compile(pattern)
+        except re.error as error:
+            problems.append(f"__name__=~{pattern!r} is not a regular expression: {error}")
+            continue
         if not any(regex.fullmatch(name) for name in known):
             problems.append(
                 f"__name__=~{pattern!r} matches no declared self-metric and no recording rule"
