@@ -1389,11 +1389,15 @@ def business_dashboard() -> Json:
 
 # --- Telemetry pipeline health ----------------------------------------------------------------
 
+# Every component metric below is declared, with its upstream source at the pinned tag, in
+# tests/config/data/self_metrics.yaml; tests/config/test_self_metrics.py rejects any other name.
 # Collector 0.159 internal metrics (collector core receiverhelper/exporterhelper/processorhelper
-# documentation.md); the Prometheus pull reader appends _total to counters. Loki 3.7:
-# loki_distributor_{lines,bytes}_received_total, loki_discarded_samples_total (pkg/distributor,
-# pkg/validation). Tempo 3.0: tempo_distributor_{spans,bytes}_received_total,
-# tempo_discarded_spans_total (modules/distributor, modules/overrides).
+# metadata.yaml): named exactly like the instruments, `otelcol_receiver_accepted_spans`, with no
+# `_total` and no unit suffix (the pull reader's without_type_suffix / without_units, see
+# otel-collector/config.yaml). Loki 3.7: loki_distributor_{lines,bytes}_received_total
+# (pkg/loghttp/push), loki_discarded_samples_total (pkg/validation). Tempo 3.0:
+# tempo_distributor_{spans,bytes}_received_total (modules/distributor),
+# tempo_discarded_spans_total (modules/overrides).
 
 
 def zero_if_none(expr: str, label: str) -> str:
@@ -1483,7 +1487,7 @@ def pipeline_dashboard() -> Json:
                 "Spans, log records and metric points per second that the collector's receivers "
                 "accepted into its pipelines.",
                 signals(
-                    "sum(rate(otelcol_receiver_accepted_{item}_total[$__rate_interval]))",
+                    "sum(rate(otelcol_receiver_accepted_{item}[$__rate_interval]))",
                     "{signal}",
                 ),
                 unit="ops",
@@ -1587,12 +1591,12 @@ def pipeline_dashboard() -> Json:
                 "the processor drops or merges items (filtering, batching).",
                 [
                     prom(
-                        "sum by (processor) (rate(otelcol_processor_incoming_items_total"
+                        "sum by (processor) (rate(otelcol_processor_incoming_items"
                         "[$__rate_interval]))",
                         "{{processor}} in",
                     ),
                     prom(
-                        "sum by (processor) (rate(otelcol_processor_outgoing_items_total"
+                        "sum by (processor) (rate(otelcol_processor_outgoing_items"
                         "[$__rate_interval]))",
                         "{{processor}} out",
                     ),

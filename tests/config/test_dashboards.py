@@ -132,7 +132,7 @@ def test_every_query_has_a_known_data_source() -> None:
     for board in BOARDS.values():
         for title, expr in d.promql_queries(board):
             assert d.data_sources(expr), f"{title}: {expr}"
-    assert d.data_sources("sum(rate(otelcol_receiver_accepted_spans_total[1m]))") == {"collector"}
+    assert d.data_sources("sum(rate(otelcol_receiver_accepted_spans[1m]))") == {"collector"}
     # A recording rule over app metrics needs both the app and the rule files.
     assert d.data_sources("app:http_requests:rate5m") == {"app", "recording rules"}
 

@@ -156,6 +156,6 @@ def test_every_scrape_target_is_up(traffic: Prometheus) -> None:
 def test_a_query_on_a_series_that_does_not_exist_is_reported(traffic: Prometheus) -> None:
     """Negative check: the emptiness check can fail."""
     assert not traffic.query('http_request_duration_seconds_count{app_name="no-such-app"}')
-    assert unavailable_reason("sum(rate(otelcol_receiver_accepted_spans_total[1m]))", RECORDED)
+    assert unavailable_reason("sum(rate(otelcol_receiver_accepted_spans[1m]))", RECORDED)
     assert unavailable_reason(":loan_tagger_failures:rate5m", RECORDED) is None
     assert unavailable_reason("job_exporter:otelcol_exporter_sent:rate5m", RECORDED)
