@@ -32,7 +32,7 @@ from servicekit.problems import PROBLEM_TYPE_PREFIX, problem_response
 BODY_TOO_LARGE_TYPE = f"{PROBLEM_TYPE_PREFIX}body-too-large"
 
 
-class BodyTooLarge(HTTPException):  # noqa: N818 - an answer (413), not a failure of ours
+class BodyTooLarge(HTTPException):  # an answer (413), not a failure of ours
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, _detail(max_bytes))
         self.max_bytes = max_bytes

@@ -31,8 +31,11 @@ from doc_tagger.config import TaggerSettings
 from doc_tagger.main import create_app as create_tagger_app
 from loan_api.main import _MULTIPART_ALLOWANCE
 from loan_api.migrate import upgrade
+from observability.metrics import PrometheusMiddleware
 from observability.testing import Capture, capture_telemetry, reset_global_state
+from servicekit.limits import BodySizeLimitMiddleware
 from servicekit.problems import install_problem_handlers
+from servicekit.trainer.middleware import ScenarioMiddleware
 from tests.support.documents import PNG_HEADER, pdf
 from tests.support.flows import application_body, create_application
 from tests.support.trainer import (
@@ -206,6 +209,25 @@ def exactly(size: int) -> bytes:
     return body + b" " * (size - len(body))
 
 
+# --- the order ---------------------------------------------------------------------------------
+
+
+async def test_the_metrics_middleware_wraps_every_other_middleware(
+    api: TrainerApi, tagger: Tagger
+) -> None:
+    """What a middleware answers by itself is counted only if the metrics middleware wraps it
+    (servicekit.observe.prepare_service wires the order for both services)."""
+    assert [m.cls for m in api.app.user_middleware] == [
+        PrometheusMiddleware,
+        BodySizeLimitMiddleware,
+        ScenarioMiddleware,
+    ]
+    assert [m.cls for m in tagger.app.user_middleware] == [
+        PrometheusMiddleware,
+        BodySizeLimitMiddleware,
+    ]
+
+
 # --- the api ------------------------------------------------------------------------------------
 
 
@@ -222,7 +244,7 @@ def api_sinks(api: TrainerApi) -> Sinks:
 async def test_app_and_problem_handlers_answers_are_recorded_once(api: TrainerApi) -> None:
     sinks = api_sinks(api)
     client = api.client
-    JSON = {"Content-Type": "application/json"}
+    json_type = {"Content-Type": "application/json"}
 
     async def created() -> int:
         return (await client.post(CREATE, json=application_body())).status_code
@@ -235,7 +257,7 @@ async def test_app_and_problem_handlers_answers_are_recorded_once(api: TrainerAp
     assert_recorded_once(await record(sinks, invalid), "POST", CREATE, 422)
 
     async def malformed() -> int:
-        return (await client.post(CREATE, content=b'{"first_name":', headers=JSON)).status_code
+        return (await client.post(CREATE, content=b'{"first_name":', headers=json_type)).status_code
 
     assert_recorded_once(await record(sinks, malformed), "POST", CREATE, 400)
 
@@ -431,9 +453,7 @@ async def test_tagger_body_limit_is_a_4xx_in_every_sink(tagger: Tagger, declared
     at_limit = PNG_HEADER + b"\x00" * (TAGGER_LIMIT - len(PNG_HEADER))
     assert_recorded_once(await record(tagger.sinks, send(at_limit)), "POST", TAGS, 200)
     assert_recorded_once(await record(tagger.sinks, send(at_limit + b"\x00")), "POST", TAGS, 413)
-    assert_recorded_once(
-        await record(tagger.sinks, send(at_limit * 50)), "POST", TAGS, 413
-    )
+    assert_recorded_once(await record(tagger.sinks, send(at_limit * 50)), "POST", TAGS, 413)
 
 
 async def test_tagger_client_mistakes_are_4xx_in_every_sink(tagger: Tagger) -> None:
