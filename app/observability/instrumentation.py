@@ -94,7 +94,9 @@ def instrument_app(
       and then sensitive ones redacted). ``tracer_provider`` defaults to the global one. Skipped
       under ``OTEL_SDK_DISABLED=true``.
     - Metrics: :class:`~observability.metrics.PrometheusMiddleware` on ``registry`` (default:
-      ``prometheus_client.REGISTRY``, which also carries the process and platform collectors).
+      ``prometheus_client.REGISTRY``, which also carries the process and platform collectors),
+      wrapping the middleware added before this call (add yours first: one access line and one
+      observation per answer, whoever gives it).
     - ``metrics_path`` (``None``: no route): serves the registry, OpenMetrics when asked; under
       ``PROMETHEUS_MULTIPROC_DIR`` the aggregate of all workers (no exemplars).
     """
@@ -106,8 +108,10 @@ def instrument_app(
     metrics = HttpMetrics.for_registry(registry)
     metrics.info.labels(app_name=app_name).info({"version": service_version})
 
-    # Added first = innermost of the user middleware; the tracing middleware wraps the whole
-    # stack, so the server span is current while this runs.
+    # Outermost of the middleware added so far: whatever those answer is counted and logged.
+    # Middleware added after this call wraps it, and what it answers by itself is not (so add
+    # yours first; servicekit.observe.prepare_service does). The tracing middleware wraps the
+    # whole stack, so the server span is current while this runs.
     app.add_middleware(
         PrometheusMiddleware,
         metrics=metrics,

@@ -212,9 +212,14 @@ class PrometheusMiddleware:
             exception_type = type(exc).__name__
             self.metrics.exceptions.labels(method, route, exception_type, app_name).inc()
             if self.access_log:
-                # Logged here, inside the span, so the traceback carries the trace id; the
-                # server's own trace-less report of the same exception is then dropped.
-                bound_logger(ACCESS_LOGGER).error("unhandled exception", exc_info=exc, route=route)
+                # Logged here, inside the span, so the traceback carries the trace and span
+                # ids, method and route: the one line for this fault. The mark tells the
+                # server's own trace-less report of the same exception (dropped by a log
+                # filter) and any handler further out (servicekit's 500 handler) that it is
+                # logged already.
+                bound_logger(ACCESS_LOGGER).error(
+                    "unhandled exception", exc_info=exc, method=method, route=route
+                )
                 mark_logged(exc)
             raise
         finally:

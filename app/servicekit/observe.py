@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from observability import Telemetry, configure_logging, instrument_app, setup_telemetry
-from servicekit.limits import BodySizeLimitMiddleware
+from servicekit.limits import install_body_limit
 from servicekit.problems import install_problem_handlers
 from servicekit.trainer.registry import ScenarioRegistry
 from servicekit.trainer.settings import AdminSettings
@@ -67,14 +67,19 @@ def prepare_service(
 ) -> ServiceParts:
     """The middleware and handlers both services share, in the order that matters.
 
-    Trainer scenarios first (innermost), so the metrics middleware and the server span wrap and
-    see what they inject; then telemetry; then problem documents for every error; the body-size
-    limit last, outermost of the app's own middleware, so an oversized body is refused before
-    anything reads it.
+    Each ``add_middleware`` wraps the ones added before it. From the inside out: trainer
+    scenarios, then the body-size limit (an oversized body is refused before a scenario or the
+    app sees it), then telemetry: the metrics middleware is the outermost of the app's own
+    middleware and the server span wraps the whole stack, so every answer, whoever gives it
+    (app, problem handlers, 404/405, trainer scenario, body limit), gets exactly one access line,
+    one duration observation and one server span. The problem handlers are not middleware:
+    Starlette runs them in its exception middleware (innermost) and, for unhandled exceptions,
+    in its server-error middleware (outside the metrics middleware, which counts those as 500).
     """
     scenarios = install_trainer(
         app, settings, app_name=service_name, kinds=scenario_kinds, registry=registry
     )
+    install_body_limit(app, max_body_bytes=max_body_bytes)
     handle, owned = observe(
         app,
         service_name=service_name,
@@ -85,5 +90,4 @@ def prepare_service(
         telemetry=telemetry,
     )
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body_bytes)
     return ServiceParts(telemetry=handle, owns_telemetry=owned, scenarios=scenarios)

@@ -2,7 +2,7 @@
 
 ``install_problem_handlers(app)`` turns HTTP errors, validation errors, unknown routes and
 unhandled exceptions into problem documents. A stack trace never reaches a client: unhandled
-exceptions are logged server-side and answered with a generic 500.
+exceptions are logged server-side, once, and answered with a generic 500.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from observability.metrics import already_logged, mark_logged
+from observability.routes import route_of
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:loan-desk:problem:"
@@ -138,8 +142,32 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     )
 
 
+async def _on_client_disconnect(request: Request, exc: Exception) -> JSONResponse:
+    # The client went away before its body was complete (Starlette raises ClientDisconnect on
+    # ASGI's http.disconnect): the client's doing, so a 4xx like FastAPI's own answer when it
+    # parses the body (400), not an unhandled exception. Nobody receives this answer (the server
+    # drops it); it is what the access line, the metrics and the server span record.
+    return problem_response(
+        400,
+        "The client closed the connection before the request body was complete.",
+        type_=f"{PROBLEM_TYPE_PREFIX}incomplete-body",
+        instance=request.url.path,
+    )
+
+
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.error("request.unhandled_exception", exc_info=exc, exception_type=type(exc).__name__)
+    # One line per fault: the metrics middleware has logged it already, inside the server span
+    # (trace and span ids), with its method and route. This line is for what it does not see:
+    # its excluded paths (/metrics, health) and apps instrumented with access_log=False.
+    if not already_logged(exc):
+        log.error(
+            "request.unhandled_exception",
+            exc_info=exc,
+            exception_type=type(exc).__name__,
+            method=request.method,
+            route=route_of(request.scope, request.app.routes),
+        )
+        mark_logged(exc)  # the server's own later report of it is dropped (DropRelogged)
     return problem_response(
         500,
         "An unexpected error occurred. It has been logged.",
@@ -151,4 +179,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ClientDisconnect, _on_client_disconnect)
     app.add_exception_handler(Exception, _on_unhandled)
