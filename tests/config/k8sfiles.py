@@ -191,9 +191,7 @@ def key_tree(values: Any) -> set[str]:
     return {path for path, _ in value_paths(values)}
 
 
-def key_tree_problems(
-    user: Json, trees: list[set[str]], free_form: Mapping[str, str]
-) -> Problems:
+def key_tree_problems(user: Json, trees: list[set[str]], free_form: Mapping[str, str]) -> Problems:
     """Every key the values file sets is a key of the chart's default values (of any tree in
     `trees`), or lies under a path declared free-form (with what checks it instead)."""
     problems = []

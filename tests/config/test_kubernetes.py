@@ -37,7 +37,8 @@ def _load_generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "build_kubernetes", sf.ROOT / "scripts" / "build_kubernetes.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -101,14 +102,19 @@ def test_overlay_builds_and_validates_strictly(
     assert kf.validation_problems(docs, reference) == []
     kinds = sorted({doc["kind"] for doc in docs})
     assert kinds == sorted(
-        {"ConfigMap", "Deployment", "Job", "NetworkPolicy", "PodDisruptionBudget", "Service",
-         "ServiceMonitor"}  # fmt: skip
+        {
+            "ConfigMap",
+            "Deployment",
+            "Job",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "Service",
+            "ServiceMonitor",
+        }
     )
 
 
-def test_monitoring_builds_and_validates_strictly(
-    monitoring: list[Json], reference: Path
-) -> None:
+def test_monitoring_builds_and_validates_strictly(monitoring: list[Json], reference: Path) -> None:
     assert kf.validation_problems(monitoring, reference) == []
     assert {doc["metadata"]["namespace"] for doc in monitoring} == {gen.NAMESPACE}
 
@@ -173,7 +179,9 @@ def test_generator_refuses_a_host_it_cannot_map() -> None:
     assert gen.k8s_address("http://loki:3100/otlp", "x") == (
         "http://loki-gateway.monitoring.svc.cluster.local:80/otlp"
     )
-    assert gen.k8s_address("tempo:4317", "x") == "tempo-distributor.monitoring.svc.cluster.local:4317"
+    assert (
+        gen.k8s_address("tempo:4317", "x") == "tempo-distributor.monitoring.svc.cluster.local:4317"
+    )
 
 
 def test_prometheus_rules_are_the_rule_files(monitoring: list[Json]) -> None:
@@ -249,7 +257,8 @@ def test_install_pins_the_checked_chart_versions(reference: Path) -> None:
 
 def test_collector_values_validate_against_the_chart_schema(reference: Path) -> None:
     user = kf.merge_user_values(
-        kf.CHARTS / "opentelemetry-collector.yaml", kf.CHARTS / "opentelemetry-collector.config.yaml"
+        kf.CHARTS / "opentelemetry-collector.yaml",
+        kf.CHARTS / "opentelemetry-collector.config.yaml",
     )
     merged = kf.coalesce(chart_defaults(reference, "opentelemetry-collector"), user)
     schema = reference / "charts" / "opentelemetry-collector" / "values.schema.json"
@@ -318,7 +327,8 @@ def test_tempo_values_against_the_chart_keys_and_tempo_keys(reference: Path) -> 
 
 def test_kube_prometheus_stack_values_against_its_keys_and_grafanas(reference: Path) -> None:
     user = kf.merge_user_values(
-        kf.CHARTS / "kube-prometheus-stack.yaml", kf.CHARTS / "kube-prometheus-stack.datasources.yaml"
+        kf.CHARTS / "kube-prometheus-stack.yaml",
+        kf.CHARTS / "kube-prometheus-stack.datasources.yaml",
     )
     kps = kf.key_tree(chart_defaults(reference, "kube-prometheus-stack"))
     # grafana: is the grafana chart's values (12.11.1, the dependency kube-prometheus-stack pins).
@@ -333,13 +343,14 @@ def test_kube_prometheus_stack_values_against_its_keys_and_grafanas(reference: P
     ("values", "misspelt"),
     [
         ("kube-prometheus-stack", {"prometheus": {"prometheusSpec": {"retension": "7d"}}}),
-        ("kube-prometheus-stack", {"grafana": {"sidecar": {"dashboards": {"folderAnotation": "x"}}}}),
+        (
+            "kube-prometheus-stack",
+            {"grafana": {"sidecar": {"dashboards": {"folderAnotation": "x"}}}},
+        ),
         ("tempo-distributed", {"metricsGenerator": {"enable": True}}),
     ],
 )
-def test_key_tree_check_flags_a_misspelt_key(
-    reference: Path, values: str, misspelt: Json
-) -> None:
+def test_key_tree_check_flags_a_misspelt_key(reference: Path, values: str, misspelt: Json) -> None:
     trees = [kf.key_tree(chart_defaults(reference, values))]
     if values == "kube-prometheus-stack":
         trees.append({f"grafana.{p}" for p in kf.key_tree(chart_defaults(reference, "grafana"))})
@@ -404,7 +415,8 @@ def test_free_form_values_validate_as_the_kubernetes_objects_they_become(
 @pytest.fixture(scope="module")
 def k8s_collector(reference: Path) -> Json:
     user = kf.merge_user_values(
-        kf.CHARTS / "opentelemetry-collector.yaml", kf.CHARTS / "opentelemetry-collector.config.yaml"
+        kf.CHARTS / "opentelemetry-collector.yaml",
+        kf.CHARTS / "opentelemetry-collector.config.yaml",
     )
     merged: Json = kf.coalesce(chart_defaults(reference, "opentelemetry-collector"), user)
     config: Json = merged["config"]
@@ -422,7 +434,9 @@ def test_collector_runs_the_compose_pipelines_plus_k8sattributes(k8s_collector: 
         processors = pipeline["processors"]
         assert k8s["processors"] == [processors[0], "k8sattributes", *processors[1:]]
     for section in ("receivers", "processors", "exporters", "extensions"):
-        expected = set(compose_config[section]) | ({"k8sattributes"} if section == "processors" else set())
+        expected = set(compose_config[section]) | (
+            {"k8sattributes"} if section == "processors" else set()
+        )
         assert set(k8s_collector[section]) == expected, section
     for section in ("receivers", "processors", "extensions"):
         for name, component in compose_config[section].items():
@@ -453,8 +467,8 @@ def test_collector_exports_to_the_chart_installed_backends(k8s_collector: Json) 
     tempo = sf.endpoint_hostport(k8s_collector["exporters"]["otlp_grpc/tempo"]["endpoint"])
     loki = k8s_collector["exporters"]["otlp_http/loki"]["endpoint"]
     ns = gen.NAMESPACE
-    assert tempo == (f"{'tempo'}-distributor.{ns}.svc.cluster.local", 4317)
-    assert "tempo" in releases and "loki" in releases
+    assert tempo == (f"tempo-distributor.{ns}.svc.cluster.local", 4317)
+    assert {"tempo", "loki"} <= set(releases)
     assert loki == f"http://loki-gateway.{ns}.svc.cluster.local:80/otlp"
     tempo_values = sf.load_yaml(kf.CHARTS / "tempo-distributed.yaml")
     assert tempo_values["traces"]["otlp"]["grpc"]["enabled"] is True
@@ -518,7 +532,7 @@ def test_job_names_are_the_compose_jobs(overlays: dict[str, list[Json]]) -> None
         monitor = kf.subtree(sf.load_yaml(kf.CHARTS / values), path)
         assert monitor["enabled"] is True
         (relabel,) = monitor["relabelings"]
-        assert relabel["targetLabel"] == "job" and relabel["action"] == "replace"
+        assert (relabel["targetLabel"], relabel["action"]) == ("job", "replace")
         jobs.add(relabel["replacement"])
     compose_jobs = {job["job_name"] for job in sf.load_yaml(sf.PROMETHEUS_CONFIG)["scrape_configs"]}
     # Prometheus and Grafana are scraped by kube-prometheus-stack under its own job names.
@@ -543,8 +557,9 @@ def test_services_ports_and_urls_match_compose(
         probes = (container["livenessProbe"], container["readinessProbe"])
         assert [p["httpGet"]["path"] for p in probes] == ["/health/live", "/health/ready"]
         env = kf.container_env(container)
-        assert env["OTEL_SERVICE_NAME"]["value"] == (
-            compose_svcs[name]["environment"]["OTEL_SERVICE_NAME"]
+        assert (
+            env["OTEL_SERVICE_NAME"]["value"]
+            == (compose_svcs[name]["environment"]["OTEL_SERVICE_NAME"])
         )
     api_env = kf.container_env(kf.pod_spec(deployments["api"])["containers"][0])
     assert api_env["TAGGER_URL"]["value"] == compose_svcs["api"]["environment"]["TAGGER_URL"]
@@ -650,7 +665,7 @@ def test_pods_are_locked_down(overlays: dict[str, list[Json]], overlay: str) -> 
             assert security["allowPrivilegeEscalation"] is False, name
             assert security["capabilities"]["drop"] == ["ALL"], name
             mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-            assert "/tmp" in mounts, name  # noqa: S108 (the image's WORKDIR, an emptyDir)
+            assert "/tmp" in mounts, name  # the image's WORKDIR, an emptyDir
             for mount in mounts.values():
                 volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
                 assert ("secret" in volume) == mount.get("readOnly", False), name
@@ -747,7 +762,17 @@ def test_secrets_are_referenced_and_documented(overlays: dict[str, list[Json]]) 
     for values in ("loki.yaml", "tempo-distributed.yaml"):
         for source in sf.load_yaml(kf.CHARTS / values)["global"]["extraEnvFrom"]:
             names.add(source["secretRef"]["name"])
-    names.add(sf.load_yaml(kf.CHARTS / "kube-prometheus-stack.yaml")["grafana"]["admin"]["existingSecret"])
-    assert names == {"loan-desk-database", "loan-desk-admin-token", "loki-s3", "tempo-s3", "grafana-admin"}
+    names.add(
+        sf.load_yaml(kf.CHARTS / "kube-prometheus-stack.yaml")["grafana"]["admin"]["existingSecret"]
+    )
+    assert names == {
+        "loan-desk-database",
+        "loan-desk-admin-token",
+        "loki-s3",
+        "tempo-s3",
+        "grafana-admin",
+    }
     for name in names:
-        assert f"kubectl create secret generic {name}" in doc or f"secret generic {name}" in doc, name
+        assert f"kubectl create secret generic {name}" in doc or f"secret generic {name}" in doc, (
+            name
+        )
