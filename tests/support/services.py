@@ -34,7 +34,9 @@ FAST_EXPORT = {"OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_BLRP_SCHEDULE_DELAY": "20
 BATCH_PREFIXES = ("OTEL_BSP_", "OTEL_BLRP_")
 
 
-def compose_batch_env(service: str = "api", compose_file: Path = ROOT / "compose.yaml") -> dict[str, str]:
+def compose_batch_env(
+    service: str = "api", compose_file: Path = ROOT / "compose.yaml"
+) -> dict[str, str]:
     """The SDK batch settings (``OTEL_BSP_*``, ``OTEL_BLRP_*``) that compose.yaml gives
     ``service``, as the strings the process sees."""
     compose = yaml.safe_load(compose_file.read_text(encoding="utf-8"))

@@ -51,7 +51,9 @@ def test_compose_batch_settings_are_applied_and_all_arrive_within_the_bound(
     assert {"OTEL_BSP_SCHEDULE_DELAY", "OTEL_BLRP_SCHEDULE_DELAY"} <= set(batch_env), batch_env
     assert compose_batch_env("tagger") == batch_env
     # Pauses up to the longest delay: responses land at every phase of the export cycle.
-    longest = max(int(batch_env["OTEL_BSP_SCHEDULE_DELAY"]), int(batch_env["OTEL_BLRP_SCHEDULE_DELAY"]))
+    longest = max(
+        int(batch_env["OTEL_BSP_SCHEDULE_DELAY"]), int(batch_env["OTEL_BLRP_SCHEDULE_DELAY"])
+    )
     rng = random.Random()
     with (
         OtlpReceiver() as receiver,
