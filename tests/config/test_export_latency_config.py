@@ -221,3 +221,8 @@ def test_docs_state_the_values_the_files_hold() -> None:
     expected += [f"`{key}: {value}`" for key, value in live_store.items()]
     missing = [text for text in expected if text not in doc]
     assert not missing, missing
+    # docs/architecture.md, "Telemetry export", says it in one figure
+    env = compose_batch_env("api")
+    assert env["OTEL_BSP_SCHEDULE_DELAY"] == env["OTEL_BLRP_SCHEDULE_DELAY"]
+    architecture = " ".join(sf.ARCHITECTURE.read_text(encoding="utf-8").split())
+    assert f"every {env['OTEL_BSP_SCHEDULE_DELAY']} ms in the stack" in architecture
