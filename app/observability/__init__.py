@@ -66,7 +66,8 @@ Environment variables honoured
 ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG``
     read by the SDK (default ``parentbased_always_on``).
 ``OTEL_BSP_*`` / ``OTEL_BLRP_*``
-    batch sizes and queue bounds (default queue 2048).
+    read by the SDK's batch processors: export delay (defaults 5 s for spans, 1 s for log
+    records; the compose stack sets 500 ms), batch sizes and queue bounds (default queue 2048).
 ``OTEL_SEMCONV_STABILITY_OPT_IN``
     this package sets it to ``http`` when unset (stable HTTP semantic conventions:
     ``http.request.method``, ``http.response.status_code``, ``url.path``), before any

@@ -394,3 +394,38 @@ def panel_queries(trace_id: str) -> list[tuple[str, dict[str, Any]]]:
             query["refId"] = query.get("refId") or "A"
             out.append((f"{path.name} {panel.get('title')!r} {query['refId']}", query))
     return out
+
+
+# --- what Prometheus scrapes (prometheus/prometheus.yml) -------------------------------------
+
+PROMETHEUS_CONFIG = ROOT / "prometheus" / "prometheus.yml"
+
+
+def _scrape_job(job: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    config = config or yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    (found,) = [c for c in config["scrape_configs"] if c["job_name"] == job]
+    return dict(found)
+
+
+def scrape_target(job: str, host: str, config: dict[str, Any] | None = None) -> str:
+    """The ``instance`` label of the static target of ``job`` on ``host`` (Prometheus sets
+    ``instance`` to the target's address unless relabelled; the stack does not relabel)."""
+    found = _scrape_job(job, config)
+    assert not found.get("relabel_configs"), f"job {job} relabels; instance is not the address"
+    (target,) = [
+        t
+        for static in found.get("static_configs") or []
+        for t in static.get("targets") or []
+        if t.rsplit(":", 1)[0] == host
+    ]
+    return str(target)
+
+
+def scrape_interval(job: str, config: dict[str, Any] | None = None) -> str:
+    """The job's scrape interval as written (its own, else the global one, else Prometheus's
+    default ``1m``)."""
+    config = config or yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    found = _scrape_job(job, config)
+    return str(
+        found.get("scrape_interval") or (config.get("global") or {}).get("scrape_interval") or "1m"
+    )

@@ -8,13 +8,15 @@ Built on the ``opentelemetry-proto`` messages. It accepts traces and logs over
 
 It keeps every ``ResourceSpans``/``ResourceLogs`` it got, can be stopped and started again on the
 same ports (a collector outage and its return), and flattens what it holds into plain records
-(`spans()`, `logs()`) for the checkers in tests/telemetry/expectations.py.
+(`spans()`, `logs()`) for the checkers in tests/telemetry/expectations.py. It notes when each
+export arrived (`arrived_at`), for the arrival-time figures.
 """
 
 from __future__ import annotations
 
 import gzip
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable
 from concurrent import futures
@@ -93,6 +95,8 @@ class OtlpReceiver:
         self.resource_spans: list[ResourceSpans] = []
         self.resource_logs: list[ResourceLogs] = []
         self.requests = {"grpc": 0, "http": 0}
+        # (time.monotonic() on arrival, "traces" or "logs", the trace ids the export carried)
+        self.arrivals: list[tuple[float, str, frozenset[str]]] = []
         self.grpc_port = grpc_port
         self.http_port = http_port
         self._grpc: grpc.Server | None = None
@@ -158,14 +162,46 @@ class OtlpReceiver:
     # --- storage -----------------------------------------------------------------------------
 
     def add_traces(self, request: trace_service_pb2.ExportTraceServiceRequest, via: str) -> None:
+        now = time.monotonic()
+        ids = frozenset(
+            span.trace_id.hex()
+            for rs in request.resource_spans
+            for scope_spans in rs.scope_spans
+            for span in scope_spans.spans
+        )
         with self._lock:
             self.resource_spans.extend(request.resource_spans)
             self.requests[via] += 1
+            self.arrivals.append((now, "traces", ids))
 
     def add_logs(self, request: logs_service_pb2.ExportLogsServiceRequest, via: str) -> None:
+        now = time.monotonic()
+        ids = frozenset(
+            record.trace_id.hex()
+            for rl in request.resource_logs
+            for scope_logs in rl.scope_logs
+            for record in scope_logs.log_records
+            if record.trace_id
+        )
         with self._lock:
             self.resource_logs.extend(request.resource_logs)
             self.requests[via] += 1
+            self.arrivals.append((now, "logs", ids))
+
+    def arrived_at(self, signal: str) -> dict[str, float]:
+        """Trace id -> when the last export of ``signal`` (``traces`` or ``logs``) carrying it
+        arrived, on ``time.monotonic()``: when all of that trace's spans (or log records) were
+        here."""
+        if signal not in ("traces", "logs"):
+            raise ValueError(f"signal {signal!r}: traces or logs")
+        with self._lock:
+            arrivals = list(self.arrivals)
+        last: dict[str, float] = {}
+        for when, kind, ids in arrivals:
+            if kind == signal:
+                for trace_id in ids:
+                    last[trace_id] = max(when, last.get(trace_id, when))
+        return last
 
     def spans(self) -> list[SpanRecord]:
         with self._lock:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 LOOPBACK = "127.0.0.1"
 BIN = Path(sys.executable).parent
@@ -30,6 +31,17 @@ ROOT = Path(__file__).resolve().parents[2]
 # Short batch delays: spans and log records leave within a fraction of a second, so the tests
 # poll for a moment instead of waiting for the SDK default of 5 s (spans) / 1 s (logs).
 FAST_EXPORT = {"OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_BLRP_SCHEDULE_DELAY": "200"}
+BATCH_PREFIXES = ("OTEL_BSP_", "OTEL_BLRP_")
+
+
+def compose_batch_env(
+    service: str = "api", compose_file: Path = ROOT / "compose.yaml"
+) -> dict[str, str]:
+    """The SDK batch settings (``OTEL_BSP_*``, ``OTEL_BLRP_*``) that compose.yaml gives
+    ``service``, as the strings the process sees."""
+    compose = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
+    environment = compose["services"][service].get("environment") or {}
+    return {k: str(v) for k, v in environment.items() if k.startswith(BATCH_PREFIXES)}
 
 
 def free_port() -> int:
@@ -198,16 +210,15 @@ def running_services(
 ) -> Iterator[Services]:
     """The tagger and the api (migrated SQLite in ``tmp``), ready, stopped on exit.
 
-    ``extra_env`` goes to both services (e.g. trainer mode), ``api_extra_env`` to the api only.
+    ``extra_env`` goes to both services and wins over the settings here (e.g. trainer mode, or
+    the compose stack's batch delays instead of `FAST_EXPORT`); ``api_extra_env`` to the api
+    only.
     """
     tmp.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite+aiosqlite:///{tmp / 'loan_api.db'}"
     migrate(database_url)
-    common = (
-        base_env()
-        | {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "APP_ENV": "test"}
-        | dict(extra_env or {})
-    )
+    common = base_env() | {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "APP_ENV": "test"}
+    extra = dict(extra_env or {})
     tagger = start_service(
         "doc-tagger",
         name="tagger",
@@ -215,7 +226,8 @@ def running_services(
         env=common
         | otel_env(
             service="doc-tagger", endpoint=tagger_endpoint, protocol=tagger_protocol, run_id=run_id
-        ),
+        )
+        | extra,
     )
     api: Service | None = None
     try:
@@ -229,6 +241,7 @@ def running_services(
                 service="loan-api", endpoint=api_endpoint, protocol=api_protocol, run_id=run_id
             )
             | {"DATABASE_URL": database_url, "TAGGER_URL": tagger.url}
+            | extra
             | dict(api_extra_env or {}),
         )
         tagger.wait_ready()

@@ -17,6 +17,9 @@ Shape of the declaration
 - `EXEMPLARS`: histogram series whose exemplars must point at one of the run's traces.
 - `sensitive_values`: what must never appear in any span, log record or metric.
 - `UNAVAILABLE_QUERIES`: PromQL the no-Docker target cannot answer, with the reason.
+- Arrival times (`measure_arrival`): how long after each response its telemetry can be found,
+  per signal (`Probe`), summarised as p50/p95/max (`Latency`). Figures to print, held only to a
+  generous bound (`arrival_problems`), never to a target.
 
 The checkers (`*_problems`) are pure functions that return a list of problems (empty = fine), so
 the negative tests can feed them wrong expectations and see them fail.
@@ -25,11 +28,14 @@ the negative tests can feed them wrong expectations and see them fail.
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Final
 
 import httpx
@@ -410,9 +416,27 @@ class FlowRun:
     traces: dict[str, SentTrace]
 
 
-def drive_flows(client: httpx.Client, n: int) -> list[FlowRun]:
+@dataclass(frozen=True)
+class Answered:
+    """When the response to one request of a flow was back: on the monotonic clock (durations)
+    and on the wall clock (to compare with a backend's own timestamps)."""
+
+    step: str
+    trace: SentTrace
+    monotonic: float
+    wall: float
+
+
+def drive_flows(
+    client: httpx.Client,
+    n: int,
+    *,
+    pause: Callable[[], float] | None = None,
+    answered: Callable[[Answered], None] | None = None,
+) -> list[FlowRun]:
     """Walk `FLOW` ``n`` times through the api at ``client.base_url``; each request sends its
-    own ``traceparent``. Fails (AssertionError) on any unexpected status."""
+    own ``traceparent``. Fails (AssertionError) on any unexpected status. ``answered`` is called
+    as soon as each response is back, then the walk sleeps ``pause()`` seconds."""
     runs = []
     for _ in range(n):
         traces = {step.key: SentTrace.new(step.key) for step in FLOW}
@@ -422,7 +446,12 @@ def drive_flows(client: httpx.Client, n: int) -> list[FlowRun]:
         ) -> Any:
             headers = {"traceparent": traces[step.key].traceparent, **kwargs.pop("headers", {})}
             response = client.request(step.method, path, headers=headers, **kwargs)
+            back = Answered(step.key, traces[step.key], time.monotonic(), time.time())
             assert response.status_code == step.status, (step.key, response.text)
+            if answered is not None:
+                answered(back)
+            if pause is not None:
+                time.sleep(pause())
             return response
 
         created = call(_STEPS["create"], APPLICATIONS, json=application_body()).json()
@@ -744,3 +773,173 @@ def as_bool(expr: str) -> str:
         out.append(char)
         i += 1
     return "".join(out)
+
+
+# --- arrival times ----------------------------------------------------------------------------
+# How long after its response a request's telemetry can be found, per signal. Both tiers use the
+# same machinery: target 1 polls the OTLP receiver (app -> collector), the live tier polls Tempo,
+# Loki and Prometheus (request -> queryable). Figures are printed; the tests hold them only to a
+# generous bound, never to the 2 s target of docs/stack.md.
+
+
+def missing_spans(spec: TraceSpec, sent: SentTrace, spans: Sequence[SpanRecord]) -> list[str]:
+    """The declared spans of one trace that are not there yet: each `SpanSpec` at least
+    ``count`` times (once when the count is free). Arrival only; `trace_problems` checks the
+    rest."""
+    matched = match_spans(spec, [s for s in spans if s.trace_id == sent.trace_id])
+    missing = []
+    for want in spec.spans:
+        need = 1 if want.count is None else want.count
+        if len(matched.get(want.key, [])) < need:
+            missing.append(f"{sent.trace_id}: {want.service}/{want.kind}/{want.name!r}")
+    return missing
+
+
+def missing_logs(spec: TraceSpec, sent: SentTrace, logs: Sequence[LogRecord]) -> list[str]:
+    """The declared log records of one trace that are not there yet: each `LogSpec` at least
+    ``count`` times with the trace's id. Arrival only; `log_problems` checks the rest."""
+    mine = [log for log in logs if log.trace_id == sent.trace_id]
+    return [
+        f"{sent.trace_id}: {want.service}/{want.message!r}"
+        for want in spec.logs
+        if sum(log.service == want.service and log.body == want.message for log in mine)
+        < want.count
+    ]
+
+
+def time_to_arrival(
+    since: float,
+    arrived: Callable[[], bool],
+    *,
+    timeout: float,
+    interval: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> float | None:
+    """Seconds from ``since`` (a ``clock`` reading) to the end of the first call of
+    ``arrived`` that returns True; None when it still says False ``timeout`` seconds after
+    ``since``. Asks at least once, then every ``interval`` seconds: the resolution is the
+    interval plus one query."""
+    deadline = since + timeout
+    while True:
+        if arrived():
+            return clock() - since
+        if clock() >= deadline:
+            return None
+        sleep(interval)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How one signal's arrival is seen: ``arrived(answered)`` is True once the backend holds
+    all of that request's telemetry of the signal. Polled every ``interval`` s for at most
+    ``timeout`` s after the response; ``bound`` is the generous limit the test holds it to
+    (``timeout`` longer than ``bound``, so that a slow arrival is still measured)."""
+
+    arrived: Callable[[Answered], bool]
+    interval: float
+    bound: float
+    timeout: float
+
+
+Arrivals = dict[str, list[tuple[Answered, float | None]]]
+
+
+def measure_arrival(
+    client: httpx.Client,
+    n: int,
+    probes: Mapping[str, Probe],
+    *,
+    pause: Callable[[], float] | None = None,
+) -> Arrivals:
+    """Drive ``n`` flows (`drive_flows`, ``pause()`` seconds after each request) and, from the
+    moment each response is back, poll every probe for that request in a thread of its own (one
+    thread per request and probe, so no poll waits for another). Per probe: every request with
+    the seconds its telemetry took to arrive (None: not within the probe's timeout)."""
+    started: list[tuple[str, Answered, Future[float | None]]] = []
+    with ThreadPoolExecutor(max_workers=max(1, n * len(FLOW) * len(probes))) as pool:
+
+        def start(answered: Answered) -> None:
+            for name, probe in probes.items():
+                future = pool.submit(
+                    time_to_arrival,
+                    answered.monotonic,
+                    partial(probe.arrived, answered),
+                    timeout=probe.timeout,
+                    interval=probe.interval,
+                )
+                started.append((name, answered, future))
+
+        drive_flows(client, n, pause=pause, answered=start)
+        results: Arrivals = {name: [] for name in probes}
+        for name, answered, future in started:
+            results[name].append((answered, future.result()))
+    return results
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least ``q`` % of the values at or
+    below it (``q`` in (0, 100]; p100 is the maximum)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0 < q <= 100:
+        raise ValueError(f"percentile {q} outside (0, 100]")
+    ordered = sorted(values)
+    return ordered[math.ceil(q / 100 * len(ordered)) - 1]
+
+
+@dataclass(frozen=True)
+class Latency:
+    n: int
+    p50: float
+    p95: float
+    max: float
+
+    def describe(self) -> str:
+        return f"n={self.n} p50={self.p50:.2f} s p95={self.p95:.2f} s max={self.max:.2f} s"
+
+
+def latency_summary(values: Sequence[float]) -> Latency:
+    return Latency(len(values), percentile(values, 50), percentile(values, 95), max(values))
+
+
+def arrival_report(results: Arrivals, labels: Mapping[str, str] | None = None) -> list[str]:
+    """One line per probe: p50/p95/max of the requests that arrived, and how many did not."""
+    labels = labels or {}
+    width = max((len(labels.get(name, name)) for name in results), default=0)
+    lines = []
+    for name, measured in results.items():
+        seconds = [s for _, s in measured if s is not None]
+        lost = len(measured) - len(seconds)
+        text = latency_summary(seconds).describe() if seconds else "nothing arrived"
+        if lost:
+            text += f", {lost} of {len(measured)} not within the timeout"
+        lines.append(f"{labels.get(name, name):<{width}}  {text}")
+    return lines
+
+
+def arrival_problems(results: Arrivals, probes: Mapping[str, Probe]) -> list[str]:
+    """Every request whose telemetry did not arrive, or arrived later than its probe's
+    bound."""
+    problems = []
+    for name, measured in results.items():
+        bound = probes[name].bound
+        for answered, seconds in measured:
+            where = f"{name}: {answered.step} {answered.trace.trace_id}"
+            if seconds is None:
+                problems.append(f"{where} not there {probes[name].timeout:g} s after the response")
+            elif seconds > bound:
+                problems.append(f"{where} took {seconds:.1f} s (bound {bound:g} s)")
+    return problems
+
+
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_duration_seconds(text: str) -> float:
+    """A Go / Prometheus duration (``200ms``, ``15s``, ``1m30s``) in seconds."""
+    parts = _GO_DURATION.findall(text)
+    if not text or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(number) * _GO_UNITS[unit] for number, unit in parts)
