@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from opentelemetry.trace import Tracer
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from alert_receiver import __version__
@@ -32,7 +33,7 @@ NOTIFICATIONS_PATH = "/v1/notifications"
 JSON = "application/json"
 
 
-def _notifications_router(metrics: NotificationMetrics) -> APIRouter:
+def _notifications_router(metrics: NotificationMetrics, tracer: Tracer) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["notifications"])
 
     @router.post(
@@ -50,11 +51,12 @@ def _notifications_router(metrics: NotificationMetrics) -> APIRouter:
         try:
             notification = parse_notification(body)
         except PayloadProblem as problem:
-            extensions = {"errors": problem.errors} if problem.errors else {}
-            raise Problem(
-                problem.status, problem.detail, slug=problem.slug, **extensions
-            ) from None
-        return {"alerts": record_notification(notification, metrics)}
+            if problem.errors:
+                raise Problem(
+                    problem.status, problem.detail, slug=problem.slug, errors=problem.errors
+                ) from None
+            raise Problem(problem.status, problem.detail, slug=problem.slug) from None
+        return {"alerts": record_notification(notification, metrics, tracer)}
 
     return router
 
@@ -93,6 +95,8 @@ def create_app(
         scenario_kinds=HTTP_SCENARIOS,
         max_body_bytes=settings.alert_receiver_max_body_bytes,
     )
-    app.include_router(_notifications_router(NotificationMetrics.for_registry(registry)))
+    # The service's own tracer provider (a no-op one under OTEL_SDK_DISABLED=true).
+    tracer = parts.telemetry.tracer_provider.get_tracer("alert_receiver")
+    app.include_router(_notifications_router(NotificationMetrics.for_registry(registry), tracer))
     app.include_router(health_router())
     return app

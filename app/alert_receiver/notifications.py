@@ -22,9 +22,10 @@ metadata (``{service_name="alert-receiver"} | alertname="HttpHighErrorRatio"``).
 
 Nothing else of the payload is logged: not the receiver name, the group key, the external URL
 (it may carry credentials) or the group's common labels. Values under a sensitive name
-(``token``, ``password``, ...; observability.SENSITIVE_KEYS) read ``[REDACTED]``, and a value
-longer than ``MAX_VALUE_CHARS`` is cut with a marker saying how much was left out. Firing alerts
-log at WARNING, resolved ones at INFO.
+(``token``, ``password``, ...; observability.SENSITIVE_KEYS) read ``[REDACTED]``, a value longer
+than ``MAX_VALUE_CHARS`` is cut with a marker saying how much was left out, and pairs past
+``MAX_MAP_BYTES`` of JSON are left out under the name ``…``. Firing alerts log at WARNING,
+resolved ones at INFO.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 import structlog
-from opentelemetry import trace
+from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter
 
 from alert_receiver.payload import Alert, Notification
@@ -47,12 +48,17 @@ __all__ = ["MAX_VALUE_CHARS", "NotificationMetrics", "alert_fields", "record_not
 
 EVENT: Final = "alert.notification"
 MAX_VALUE_CHARS: Final = 512
+# alert_labels and alert_annotations each stay under this many bytes of JSON; the pairs that do
+# not fit are left out, with a marker. Two of them plus the other fields stay under Loki's
+# default max_structured_metadata_size (64 KB), so Loki never refuses a notification's line.
+MAX_MAP_BYTES: Final = 24 * 1024
+OMITTED: Final = "…"
+_JSON_SEPARATORS: Final = (",", ":")
 # The severity label's values the metric keeps as they are; anything else counts as "other", so
 # a sender cannot grow the series.
 SEVERITIES: Final = frozenset({"critical", "warning", "info"})
 
 log = structlog.stdlib.get_logger("alert_receiver")
-tracer = trace.get_tracer(__name__)
 
 
 class NotificationMetrics:
@@ -94,6 +100,21 @@ def _safe_pairs(pairs: Mapping[str, str]) -> dict[str, str]:
     return {name: _bounded(str(value)) for name, value in sorted(redact(pairs).items())}
 
 
+def _json_object(pairs: Mapping[str, str]) -> str:
+    """``pairs`` as compact JSON of at most MAX_MAP_BYTES, the pairs past that left out."""
+    kept: dict[str, str] = {}
+    size = 2  # {}
+    for index, (name, value) in enumerate(pairs.items()):
+        # One pair's share: "name":"value" plus a comma, escapes included.
+        item = len(json.dumps({name: value}, ensure_ascii=False).encode()) - 1
+        if size + item > MAX_MAP_BYTES - 64:  # room for the marker
+            kept[OMITTED] = f"{len(pairs) - index} more left out"
+            break
+        kept[name] = value
+        size += item
+    return json.dumps(kept, ensure_ascii=False, separators=_JSON_SEPARATORS)
+
+
 def _link(value: str) -> str:
     """An http(s) URL fit to be a clickable link, or ""."""
     if len(value) > MAX_VALUE_CHARS:
@@ -124,8 +145,8 @@ def alert_fields(alert: Alert) -> dict[str, str]:
         "alert_summary": annotations.get("summary", ""),
         "runbook_url": _link(annotations.get("runbook_url", "")),
         "dashboard_url": _link(annotations.get("dashboard_url", "")),
-        "alert_labels": json.dumps(labels, ensure_ascii=False, separators=(",", ":")),
-        "alert_annotations": json.dumps(annotations, ensure_ascii=False, separators=(",", ":")),
+        "alert_labels": _json_object(labels),
+        "alert_annotations": _json_object(annotations),
         "alert_starts_at": _timestamp(alert.starts_at),
         "alert_ends_at": _timestamp(alert.ends_at),
         "alert_fingerprint": alert.fingerprint,
@@ -139,8 +160,11 @@ def _severity(fields: Mapping[str, str]) -> str:
     return severity if severity in SEVERITIES else "other"
 
 
-def record_notification(notification: Notification, metrics: NotificationMetrics) -> int:
-    """Log one line per alert and count them; the number of alerts."""
+def record_notification(
+    notification: Notification, metrics: NotificationMetrics, tracer: Tracer
+) -> int:
+    """Log one line per alert and count them, inside one span; the number of alerts. The span
+    carries counts only, never a label."""
     with tracer.start_as_current_span("alert_receiver.notification") as span:
         span.set_attribute("alertmanager.notification.status", notification.status)
         span.set_attribute("alertmanager.notification.alerts", len(notification.alerts))

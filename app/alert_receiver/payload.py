@@ -29,7 +29,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 __all__ = [
     "KEYED_FIELDS",
@@ -58,6 +65,17 @@ Pairs = Annotated[dict[Name, str], Field(max_length=MAX_PAIRS)]
 Status = Literal["firing", "resolved"]
 
 
+def _rfc3339_text(value: Any) -> Any:
+    # JSON carries times as RFC 3339 strings (Go's time.Time MarshalJSON); a number would pass
+    # pydantic's lax mode as Unix seconds.
+    if not isinstance(value, str):
+        raise ValueError("a time must be an RFC 3339 string")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339_text)]
+
+
 class Alert(BaseModel):
     """One alert of a notification (template.go ``Alert``); ``generatorURL`` is not read."""
 
@@ -66,8 +84,8 @@ class Alert(BaseModel):
     status: Status
     labels: Pairs
     annotations: Pairs = Field(default_factory=dict)
-    starts_at: datetime = Field(alias="startsAt")
-    ends_at: datetime = Field(alias="endsAt")
+    starts_at: Timestamp = Field(alias="startsAt")
+    ends_at: Timestamp = Field(alias="endsAt")
     fingerprint: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{1,64}$")]
 
 
@@ -84,9 +102,7 @@ class Notification(BaseModel):
     receiver: str = Field(default="", exclude=True, repr=False)
     group_key: str = Field(default="", alias="groupKey", exclude=True, repr=False)
     external_url: str = Field(default="", alias="externalURL", exclude=True, repr=False)
-    group_labels: Pairs = Field(
-        default_factory=dict, alias="groupLabels", exclude=True, repr=False
-    )
+    group_labels: Pairs = Field(default_factory=dict, alias="groupLabels", exclude=True, repr=False)
     common_labels: Pairs = Field(
         default_factory=dict, alias="commonLabels", exclude=True, repr=False
     )
@@ -160,8 +176,7 @@ def parse_notification(body: bytes) -> Notification:
         raise PayloadProblem(
             422,
             "invalid-notification",
-            "The body is not an Alertmanager webhook notification (version 4); "
-            f"invalid: {fields}.",
+            f"The body is not an Alertmanager webhook notification (version 4); invalid: {fields}.",
             errors,
         ) from None
 
