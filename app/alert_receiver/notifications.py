@@ -9,8 +9,8 @@ metadata (``{service_name="alert-receiver"} | alertname="HttpHighErrorRatio"``).
 ``alertname``       the ``alertname`` label ("" when the alert has none)
 ``severity``        the ``severity`` label ("" when none)
 ``alert_summary``   the ``summary`` annotation
-``runbook_url``     the ``runbook_url`` annotation, when it is an http(s) URL (else ""); user
-                    info and sensitive query parameters redacted
+``runbook_url``     the ``runbook_url`` annotation, when it is an http(s) URL or a path on the
+                    same site (else ""); user info and sensitive query parameters redacted
 ``dashboard_url``   the ``dashboard_url`` annotation, the same way
 ``alert_labels``    every label, as a JSON object (sorted keys)
 ``alert_annotations``  every annotation, as a JSON object (sorted keys)
@@ -116,16 +116,20 @@ def _json_object(pairs: Mapping[str, str]) -> str:
 
 
 def _link(value: str) -> str:
-    """An http(s) URL fit to be a clickable link, or ""."""
+    """A URL fit to be a clickable link, or "": an absolute http(s) URL, or a path on the
+    same site (``/d/<dashboard uid>?viewPanel=2``, which Grafana opens in itself). Anything
+    else (``javascript:``, ``//host``, a relative path) is not a link."""
     if len(value) > MAX_VALUE_CHARS:
         return ""
     try:
         parts = urlsplit(value)
     except ValueError:
         return ""
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        return ""
-    return redact_url(value)
+    if parts.scheme in {"http", "https"} and parts.netloc:
+        return redact_url(value)
+    if not parts.scheme and not parts.netloc and value.startswith("/") and value[1:2] != "/":
+        return redact_url(value)
+    return ""
 
 
 def _timestamp(moment: datetime) -> str:

@@ -189,13 +189,16 @@ def test_log_fields_of_an_alert() -> None:
     ("url", "shown"),
     [
         ("javascript:alert(1)", ""),
+        ("JavaScript:alert(1)", ""),
         ("docs/runbooks.md#x", ""),
+        ("//evil.example/x", ""),
         ("ftp://host/x", ""),
+        ("/d/loan-desk-logs/logs?viewPanel=3", "/d/loan-desk-logs/logs?viewPanel=3"),
         ("https://user:pw@wiki.example/x?token=t1&page=2", "https://[REDACTED]@wiki.example/x"),
         ("https://wiki.example/" + "p" * MAX_VALUE_CHARS, ""),
     ],
 )
-def test_only_http_urls_become_links(url: str, shown: str) -> None:
+def test_only_http_urls_and_site_paths_become_links(url: str, shown: str) -> None:
     parsed = parse_notification(body(notification(alert(annotations={"runbook_url": url}))))
     link = alert_fields(parsed.alerts[0])["runbook_url"]
     assert link.startswith(shown) if shown else link == ""
