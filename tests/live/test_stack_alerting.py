@@ -38,6 +38,8 @@ NOTIFICATION_TIMEOUT = 3 * 60.0
 # Grafana reads the same Alertmanager; it may lag by one poll at most.
 GRAFANA_TIMEOUT = 60.0
 ALERTMANAGER_DATASOURCE = "alertmanager"
+# pytest-timeout's default (300 s, pyproject.toml) counts the fixtures' wait too.
+pytestmark = pytest.mark.timeout(FIRING_TIMEOUT + NOTIFICATION_TIMEOUT + GRAFANA_TIMEOUT + 120)
 
 
 @pytest.fixture(scope="module")

@@ -241,3 +241,24 @@ def test_request_schema_is_self_contained() -> None:
     assert "$defs" not in schema
     assert '"startsAt"' in schema
     assert Notification.model_fields["version"].annotation is not None
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_a_body_limit_below_a_notification_stops_the_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alert_receiver.cli import main
+    from alert_receiver.config import get_settings
+
+    get_settings.cache_clear()
+    monkeypatch.setenv("ALERT_RECEIVER_MAX_BODY_BYTES", "1024")
+    try:
+        assert main(["serve"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "alert-receiver: the configuration is not valid:"
+    assert err[1].startswith("  ALERT_RECEIVER_MAX_BODY_BYTES: ")
+    assert len(err) == 2
