@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for the api, the tagger, the migrate step and the load generator.
+# One image for the api, the tagger, the alert receiver, the migrate step and the load generator.
 # Multi-arch base (amd64, arm64); dependencies come from uv.lock, without the dev group.
 ARG PYTHON_IMAGE=python:3.13.15-slim-trixie
 
@@ -21,6 +21,7 @@ RUN groupadd --system --gid 10001 app \
 COPY --from=build --chown=root:root /srv/.venv /srv/.venv
 USER 10001:10001
 WORKDIR /tmp
-EXPOSE 8000 8001
-# The compose file picks the command: loan-api serve | loan-api migrate | doc-tagger serve | loadgen
+EXPOSE 8000 8001 8003
+# The compose file picks the command: loan-api serve | loan-api migrate | doc-tagger serve |
+# alert-receiver serve | loadgen
 CMD ["loan-api", "serve", "--host", "0.0.0.0", "--port", "8000"]

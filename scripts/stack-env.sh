@@ -16,3 +16,8 @@ set +a
 grafana_admin_password() {
   docker compose exec -T grafana cat /run/stack-secrets/grafana_admin_password
 }
+
+# Trainer mode's admin token (the live alerting test switches a scenario on).
+admin_token() {
+  docker compose exec -T api cat /run/stack-secrets/admin_token
+}

@@ -7,4 +7,7 @@
 # The live tests log in to Grafana as admin for the datasource health and query APIs.
 GF_SECURITY_ADMIN_PASSWORD="${GF_SECURITY_ADMIN_PASSWORD:-$(grafana_admin_password)}"
 export GF_SECURITY_ADMIN_PASSWORD
+# The alerting test switches a trainer scenario on at the api (tests/live/test_stack_alerting.py).
+LIVE_ADMIN_TOKEN="${LIVE_ADMIN_TOKEN:-$(admin_token)}"
+export LIVE_ADMIN_TOKEN
 uv run pytest -m live tests/live "$@"

@@ -24,6 +24,12 @@ docker run --rm --entrypoint /bin/sh \
     if [ -e "$1" ]; then promtool test rules "$@"; else echo "no rule tests in prometheus/tests"; fi
   '
 
+echo "== amtool check-config (${ALERTMANAGER_IMAGE}:${ALERTMANAGER_TAG})"
+# The image ships /bin/amtool next to /bin/alertmanager.
+docker run --rm --entrypoint /bin/amtool \
+  -v "$STACK_ROOT/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" \
+  "${ALERTMANAGER_IMAGE}:${ALERTMANAGER_TAG}" check-config /etc/alertmanager/alertmanager.yml
+
 echo "== loki -verify-config (${LOKI_IMAGE}:${LOKI_TAG})"
 docker run --rm \
   -v "$STACK_ROOT/loki/config.yaml:/etc/loki/config.yaml:ro" \

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ SCHEMA = Path(__file__).parent / "schemas" / "compose-spec.json"
 SECRET_OVERRIDES = {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "ADMIN_TOKEN"}
 SECRET_FILES = {"postgres_password", "grafana_admin_password", "admin_token"}
 SECRETS_DIR = "/run/stack-secrets"
-APP_SERVICES = {"api", "api-canary", "tagger", "migrate", "loadgen", "secrets"}
-TRAINER_SERVICES = {"api", "api-canary", "tagger"}
+APP_SERVICES = {"api", "api-canary", "tagger", "alert-receiver", "migrate", "loadgen", "secrets"}
+TRAINER_SERVICES = {"api", "api-canary", "tagger", "alert-receiver"}
 FAKE_SECRETS: dict[str, str] = {}
 
 
@@ -159,7 +160,7 @@ def test_config_mounts_are_read_only_and_data_lives_in_named_volumes(
                 assert rest.endswith(":ro"), f"{name}: {volume} should be read-only"
             else:
                 assert source in declared, f"{name}: {source} is not a declared named volume"
-    for name in ("postgres", "prometheus", "loki", "tempo", "grafana"):
+    for name in ("postgres", "prometheus", "alertmanager", "loki", "tempo", "grafana"):
         named = [v for v in compose["services"][name]["volumes"] if not str(v).startswith(".")]
         assert named, f"{name} keeps its data outside a named volume"
 
@@ -232,9 +233,16 @@ def test_app_commands_and_telemetry_settings(compose: dict[str, Any]) -> None:
     assert services["tagger"]["command"] == [
         "doc-tagger", "serve", "--host", "0.0.0.0", "--port", "8001",
     ]  # fmt: skip
+    assert services["alert-receiver"]["command"] == [
+        "alert-receiver", "serve", "--host", "0.0.0.0", "--port", "8003",
+    ]  # fmt: skip
     assert services["loadgen"]["command"] == ["loadgen"]
     assert services["loadgen"]["environment"]["LOADGEN_API_URL"] == "http://api:8000"
-    for name, service_name in (("api", "loan-api"), ("tagger", "doc-tagger")):
+    for name, service_name in (
+        ("api", "loan-api"),
+        ("tagger", "doc-tagger"),
+        ("alert-receiver", "alert-receiver"),
+    ):
         environment = services[name]["environment"]
         assert environment["OTEL_SERVICE_NAME"] == service_name
         assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
@@ -330,6 +338,55 @@ def test_secrets_are_generated_files_never_defaults(env: dict[str, str]) -> None
         )
     assert "@" in services["api"]["environment"]["DATABASE_URL"]
     assert ":" not in services["api"]["environment"]["DATABASE_URL"].split("//")[1].split("@")[0]
+
+
+# --- Alertmanager ----------------------------------------------------------------------------
+
+
+def test_alertmanager_keeps_its_state_and_links_back_to_its_published_port(
+    compose: dict[str, Any],
+) -> None:
+    # Flag names: prometheus/alertmanager cmd/alertmanager/main.go (kingpin flags).
+    service = compose["services"]["alertmanager"]
+    flags = dict(flag.split("=", 1) for flag in service["command"])
+    assert flags == {
+        "--config.file": "/etc/alertmanager/alertmanager.yml",
+        "--storage.path": "/alertmanager",
+        "--web.external-url": "http://localhost:9093",
+        "--cluster.listen-address": "",
+    }
+    assert (
+        "./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"
+        in (service["volumes"])
+    )
+    assert "alertmanager-data:/alertmanager" in service["volumes"]
+    published = {port for _, port in sf.published_ports(service)}
+    assert flags["--web.external-url"].endswith(f":{published.pop()}")
+    # The busybox-based image's wget, against the route ui/web.go registers.
+    assert service["healthcheck"]["test"] == [
+        "CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9093/-/ready",
+    ]  # fmt: skip
+    assert service["depends_on"] == {"alert-receiver": {"condition": "service_healthy"}}
+    # Prometheus keeps evaluating rules while Alertmanager is down: it must not wait for it.
+    assert "alertmanager" not in compose["services"]["prometheus"].get("depends_on", {})
+
+
+def test_alertmanager_is_pinned_to_a_release_tag(env: dict[str, str]) -> None:
+    assert env["ALERTMANAGER_IMAGE"] == "prom/alertmanager"
+    # The unsuffixed tag is the busybox variant the healthcheck needs (not "-distroless").
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", env["ALERTMANAGER_TAG"]), env["ALERTMANAGER_TAG"]
+
+
+def test_alertmanager_sends_to_the_receiver_the_stack_runs(compose: dict[str, Any]) -> None:
+    config = sf.load_yaml(sf.ROOT / "alertmanager" / "alertmanager.yml")
+    urls = [
+        hook["url"]
+        for receiver in config["receivers"]
+        for hook in receiver.get("webhook_configs") or []
+    ]
+    assert "http://alert-receiver:8003/v1/notifications" in urls
+    command = compose["services"]["alert-receiver"]["command"]
+    assert command[command.index("--port") + 1] == "8003"
 
 
 def test_grafana_is_read_only_for_anonymous_users(compose: dict[str, Any]) -> None:

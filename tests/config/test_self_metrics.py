@@ -58,6 +58,7 @@ def test_every_component_of_the_stack_is_declared() -> None:
         "loki",
         "tempo",
         "tempo-metrics-generator",
+        "alertmanager",
         "prometheus",
         "grafana",
     }

@@ -6,10 +6,14 @@ from __future__ import annotations
 import copy
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from alert_receiver.notifications import alert_fields
+from alert_receiver.payload import parse_notification
 from tests.config import stackfiles as sf
+from tests.support.alert_payloads import notification
 
 FAKE_SECRETS: dict[str, str] = {}
 
@@ -167,8 +171,13 @@ def test_tempo_remote_writes_to_prometheus_with_exemplars(tempo: dict[str, Any])
 def test_datasources_have_the_contract_uids_and_urls(
     datasources: dict[str, dict[str, Any]],
 ) -> None:
-    assert set(datasources) == {"prometheus", "loki", "tempo"}
-    for uid, name in (("prometheus", "Prometheus"), ("loki", "Loki"), ("tempo", "Tempo")):
+    assert set(datasources) == {"prometheus", "loki", "tempo", "alertmanager"}
+    for uid, name in (
+        ("prometheus", "Prometheus"),
+        ("loki", "Loki"),
+        ("tempo", "Tempo"),
+        ("alertmanager", "Alertmanager"),
+    ):
         assert datasources[uid]["name"] == name
         assert datasources[uid]["type"] == uid
         assert datasources[uid]["access"] == "proxy"
@@ -239,11 +248,47 @@ def test_tempo_links_to_logs_metrics_and_service_map(
 
 
 def test_loki_trace_ids_link_to_tempo(datasources: dict[str, dict[str, Any]]) -> None:
-    (field,) = datasources["loki"]["jsonData"]["derivedFields"]
+    fields = {f["name"]: f for f in datasources["loki"]["jsonData"]["derivedFields"]}
+    field = fields["TraceID"]
     assert field["matcherType"] == "label"
     assert field["matcherRegex"] == "trace_id"
     assert field["datasourceUid"] == "tempo"
     assert field["url"] == "$${__value.raw}"
+
+
+def test_alert_notifications_in_loki_link_to_runbook_and_dashboard(
+    datasources: dict[str, dict[str, Any]],
+) -> None:
+    # The structured-metadata names are the receiver's log fields, whatever an alert carries.
+    logged = set(alert_fields(parse_notification(json.dumps(notification()).encode()).alerts[0]))
+    links = {
+        f["matcherRegex"]: f
+        for f in datasources["loki"]["jsonData"]["derivedFields"]
+        if "datasourceUid" not in f
+    }
+    assert set(links) == {"runbook_url", "dashboard_url"}
+    assert set(links) <= logged
+    for field in links.values():
+        assert field["matcherType"] == "label"
+        assert field["url"] == "$${__value.raw}"  # the value itself is the (external) URL
+
+
+def test_prometheus_datasource_names_the_provisioned_alertmanager(
+    datasources: dict[str, dict[str, Any]], compose: dict[str, Any]
+) -> None:
+    prometheus = datasources["prometheus"]["jsonData"]
+    assert prometheus["alertmanagerUid"] == "alertmanager"
+    assert prometheus["manageAlerts"] is True
+    alertmanager = datasources["alertmanager"]
+    assert alertmanager["type"] == "alertmanager"
+    assert alertmanager["jsonData"]["implementation"] == "prometheus"
+    assert alertmanager["jsonData"]["handleGrafanaManagedAlerts"] is False
+    # Grafana calls Alertmanager at the root of this URL (no route prefix): the service must
+    # not set one, or an external URL with a path that would become one.
+    flags = dict(f.split("=", 1) for f in compose["services"]["alertmanager"]["command"])
+    assert "--web.route-prefix" not in flags
+    assert urlsplit(flags["--web.external-url"]).path in ("", "/")
+    assert alertmanager["url"] == "http://alertmanager:9093"
 
 
 def test_dashboard_provider_points_at_the_mounted_folder(compose: dict[str, Any]) -> None:

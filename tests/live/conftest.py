@@ -48,6 +48,8 @@ def stack_up() -> None:
         "LIVE_LOKI_URL": "/ready",
         "LIVE_TEMPO_URL": "/ready",
         "LIVE_GRAFANA_URL": "/api/health",
+        "LIVE_ALERTMANAGER_URL": "/-/ready",
+        "LIVE_ALERT_RECEIVER_URL": "/health/ready",
     }
     down = [
         f"{name}={url(name)}{path}"

@@ -253,7 +253,7 @@ def promql_queries(board: Json) -> list[tuple[str, str]]:
 
 # Where the series a query reads come from. The app's own metrics exist as soon as the api and
 # tagger are scraped; the rest needs the running stack (collector, Loki, Tempo with its metrics
-# generator) or the rule files loaded into Prometheus.
+# generator, Alertmanager, the alert receiver) or the rule files loaded into Prometheus.
 _SOURCES = (
     ("recording rules", re.compile(r"[a-z_]*:[a-z0-9_:]+")),
     ("collector", re.compile(r"\botelcol_")),
@@ -261,6 +261,8 @@ _SOURCES = (
     ("tempo", re.compile(r"\btempo_")),
     ("tempo metrics generator", re.compile(r"\btraces_(spanmetrics|service_graph)_")),
     ("prometheus", re.compile(r"\b(up|scrape_\w+|prometheus_\w+)\b")),
+    ("alertmanager", re.compile(r"\balertmanager_")),
+    ("alert receiver", re.compile(r"\balert_receiver_")),
     ("app", re.compile(r"\b(http_request|http_requests|loan_)\w*")),
 )
 

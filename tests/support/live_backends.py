@@ -20,6 +20,11 @@ version (.env); the source each shape was checked against is named in the docstr
   answers trace-by-id and TraceQL *metrics* queries; its "Save & test" and its searches run in
   the browser through the datasource proxy (``.../api/echo``, ``.../api/search``), and the tests
   do the same.
+  The Alertmanager datasource has no backend at all: its "Save & test" GETs ``/api/v2/status``
+  through the proxy (public/app/plugins/datasource/alertmanager/DataSource.ts, Prometheus
+  implementation); Grafana's Alerting pages read ``/api/alertmanager/<uid>/api/v2/alerts``
+  (pkg/services/ngalert/api; readable by Viewers: fixed role alerting.instances:reader,
+  ``alert.instances.external:read``). Shapes in tests/support/alertmanager.py.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ DEFAULTS = {
     "LIVE_LOKI_URL": "http://127.0.0.1:3100",
     "LIVE_TEMPO_URL": "http://127.0.0.1:3200",
     "LIVE_GRAFANA_URL": "http://127.0.0.1:3000",
+    "LIVE_ALERTMANAGER_URL": "http://127.0.0.1:9093",
+    "LIVE_ALERT_RECEIVER_URL": "http://127.0.0.1:8003",
 }
 
 
@@ -272,6 +279,10 @@ class Grafana:
         assert query["refId"] in results, answer
         result: dict[str, Any] = results[query["refId"]]
         return result
+
+    def anonymous_get(self, path: str, params: Any = None) -> httpx.Response:
+        """``GET`` without credentials: what an anonymous Viewer (the stack's default) gets."""
+        return httpx.get(f"{self.base}{path}", params=params, timeout=60.0)
 
     def proxy_get(self, uid: str, path: str, **params: Any) -> httpx.Response:
         """``GET`` through the datasource proxy, as a browser-side datasource does:

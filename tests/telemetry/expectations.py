@@ -381,6 +381,10 @@ UNAVAILABLE_SOURCES: Final = {
     "tempo": "tempo_* series come from Tempo, which runs only in the compose stack",
     "tempo metrics generator": "traces_spanmetrics_* / traces_service_graph_* are remote-written "
     "by Tempo's metrics generator, only in the compose stack",
+    "alertmanager": "alertmanager_* series come from Alertmanager, which runs only in the compose "
+    "stack",
+    "alert receiver": "alert_receiver_* series come from the alert receiver, which target 1 does "
+    "not run",
 }
 # Series that exist only after something that a healthy run must not do.
 UNAVAILABLE_METRICS: Final = {

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
+from alert_receiver.config import ReceiverSettings
 from doc_tagger.config import TaggerSettings
 from loadgen.cli import LoadSettings
 from loan_api.config import Settings
@@ -19,7 +20,7 @@ def variables(settings: type[BaseSettings]) -> list[str]:
     return [(prefix + name).upper() for name in settings.model_fields]
 
 
-@pytest.mark.parametrize("settings", [Settings, TaggerSettings, LoadSettings])
+@pytest.mark.parametrize("settings", [Settings, TaggerSettings, ReceiverSettings, LoadSettings])
 def test_every_setting_is_documented(settings: type[BaseSettings]) -> None:
     text = README.read_text()
     undocumented = [name for name in variables(settings) if f"`{name}`" not in text]

@@ -1,0 +1,102 @@
+"""The receiver's application factory: ``uvicorn --factory alert_receiver.main:create_app``.
+
+``POST /v1/notifications`` takes Alertmanager's webhook payload (version 4, payload.py) and logs
+each alert (notifications.py). Answers: 200 ``{"alerts": N}``; 400 for a body that is not JSON;
+413 past ``ALERT_RECEIVER_MAX_BODY_BYTES``; 415 for another media type; 422 for JSON that is not
+a version-4 notification. Alertmanager retries a 5xx and gives up on a 4xx (notify/webhook:
+"5xx response codes are assumed to be recoverable"), so nothing here answers 5xx on bad input.
+Every error is a problem document that quotes nothing from the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from opentelemetry.trace import Tracer
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from alert_receiver import __version__
+from alert_receiver.config import ReceiverSettings, get_settings
+from alert_receiver.notifications import NotificationMetrics, record_notification
+from alert_receiver.payload import PayloadProblem, parse_notification, request_schema
+from observability import Telemetry
+from servicekit.health import health_router
+from servicekit.observe import prepare_service
+from servicekit.problems import Problem
+from servicekit.trainer.registry import HTTP_SCENARIOS
+
+SERVICE_NAME = "alert-receiver"
+NOTIFICATIONS_PATH = "/v1/notifications"
+JSON = "application/json"
+
+
+def _notifications_router(metrics: NotificationMetrics, tracer: Tracer) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["notifications"])
+
+    @router.post(
+        "/notifications",
+        summary="Alertmanager webhook (payload version 4)",
+        openapi_extra={
+            "requestBody": {"required": True, "content": {JSON: {"schema": request_schema()}}}
+        },
+    )
+    async def receive(request: Request) -> dict[str, Any]:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != JSON:
+            raise Problem(415, f"Send the notification as {JSON}.", slug="unsupported-media-type")
+        body = await request.body()
+        try:
+            notification = parse_notification(body)
+        except PayloadProblem as problem:
+            if problem.errors:
+                raise Problem(
+                    problem.status, problem.detail, slug=problem.slug, errors=problem.errors
+                ) from None
+            raise Problem(problem.status, problem.detail, slug=problem.slug) from None
+        return {"alerts": record_notification(notification, metrics, tracer)}
+
+    return router
+
+
+def create_app(
+    settings: ReceiverSettings | None = None,
+    *,
+    registry: CollectorRegistry | None = None,
+    telemetry: Telemetry | None = None,
+) -> FastAPI:
+    """Build the receiver; tests pass a fresh registry and a telemetry handle of their own."""
+    settings = settings or get_settings()
+    registry = registry if registry is not None else REGISTRY
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if parts.owns_telemetry:
+                parts.telemetry.shutdown()
+
+    version = settings.service_version or __version__
+    app = FastAPI(title="Alert receiver", version=version, lifespan=lifespan)
+    # Trainer mode offers the HTTP scenarios: `errors` makes the receiver answer 5xx, which
+    # Alertmanager retries and counts (docs/alerting.md, "When the receiver fails").
+    parts = prepare_service(
+        app,
+        settings,
+        service_name=SERVICE_NAME,
+        service_version=version,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+        registry=registry,
+        telemetry=telemetry,
+        scenario_kinds=HTTP_SCENARIOS,
+        max_body_bytes=settings.alert_receiver_max_body_bytes,
+    )
+    # The service's own tracer provider (a no-op one under OTEL_SDK_DISABLED=true).
+    tracer = parts.telemetry.tracer_provider.get_tracer("alert_receiver")
+    app.include_router(_notifications_router(NotificationMetrics.for_registry(registry), tracer))
+    app.include_router(health_router())
+    return app
