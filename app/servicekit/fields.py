@@ -9,6 +9,8 @@ validation error of their own type (the problem document's ``errors[].type``):
 - ``NO_CONTROL_CHARACTERS`` (on free text): no control character (C0, DEL, C1) and no lone
   surrogate. No name or address holds one, and PostgreSQL cannot store NUL in text (asyncpg
   raises ``CharacterNotInRepertoireError``); SQLite would store it silently.
+- ``JSON_INTEGER``: a JSON number without a fractional part (``100`` or ``100.0``, as JSON
+  Schema's ``integer`` has it), not ``true``, not ``"100"``.
 - ``ISO_DATE``: a ``YYYY-MM-DD`` string, nothing else (no numbers, no date-times).
 - ``PLAIN_DECIMAL``: a JSON number (not ``true``) or a string in plain decimal notation
   (``"1500.50"``, no exponent, no ``NaN``).
@@ -47,6 +49,18 @@ def _no_control_characters(value: Any) -> Any:
             "control_character",
             "Text must not contain control characters (such as NUL, tab or line breaks).",
         )
+    return value
+
+
+def _json_integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a JSON integer.")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError(
+                "int_from_float", "Input should be a whole number, without a fractional part."
+            )
+        return int(value)
     return value
 
 
@@ -97,5 +111,6 @@ class _BeforeCheck:
 NO_CONTROL_CHARACTERS = _BeforeCheck(
     _no_control_characters, (("pattern", NO_CONTROL_CHARACTERS_PATTERN),)
 )
+JSON_INTEGER = _BeforeCheck(_json_integer)
 ISO_DATE = _BeforeCheck(_iso_date)
 PLAIN_DECIMAL = _BeforeCheck(_plain_decimal)

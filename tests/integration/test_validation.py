@@ -134,7 +134,10 @@ async def test_names_and_addresses_in_any_script_are_stored_and_read_back(api: A
         api.client,
         "POST",
         "/api/v1/applications",
-        application_body(first_name="Zoë Ñúñez-O'Brien", last_name="محمد\u200cرضا 김"),
+        application_body(
+            first_name="Zoë Ñúñez-O'Brien",
+            last_name="\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627 \uae40",
+        ),
     )
     assert created.status_code == 201, created.text
     body = created.json()
@@ -164,8 +167,9 @@ async def test_names_and_addresses_in_any_script_are_stored_and_read_back(api: A
     [
         (True, "int_type"),
         ("100", "int_type"),
-        (100.0, "int_type"),
+        (100.5, "int_from_float"),
         (None, "int_type"),
+        ([100], "int_type"),
         (0, "greater_than"),
         (10_000_001, "less_than_equal"),
     ],
@@ -178,6 +182,19 @@ async def test_v1_amount_is_a_json_integer_in_range(api: Api, amount: Any, error
     _assert_field_problem(response, "body.amount", error_type)
     labels = {"api_version": "v1", "product": "mortgage"}
     assert api.metric("loan_applications_created_total", labels) == 0
+
+
+async def test_v1_amount_of_a_whole_number_written_as_float_is_accepted(api: Api) -> None:
+    """JSON Schema's ``integer`` (the documented type) includes ``100.0``."""
+    created = await _send(
+        api.client, "POST", "/api/v1/applications", application_body(amount=100.0)
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    read = await api.client.get(
+        f"/api/v1/applications/{body['id']}", headers={"Authorization": f"Bearer {body['token']}"}
+    )
+    assert read.json()["amount"] == "100.00"
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from servicekit.fields import ISO_DATE, NO_CONTROL_CHARACTERS, PLAIN_DECIMAL
+from servicekit.fields import ISO_DATE, JSON_INTEGER, NO_CONTROL_CHARACTERS, PLAIN_DECIMAL
 
 # Free text: trimmed, not empty, and without control characters (servicekit.fields).
 Name = Annotated[
@@ -53,8 +53,8 @@ DateOfBirth = Annotated[
 ]
 
 MAX_AMOUNT = 10_000_000
-# v1: whole euros, a JSON integer (not true, not "100", not 100.0).
-WholeEuros = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT, description="Whole euros.")]
+# v1: whole euros, a JSON integer (not true, not "100", not 100.5).
+WholeEuros = Annotated[int, Field(gt=0, le=MAX_AMOUNT, description="Whole euros."), JSON_INTEGER]
 MONEY_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,2})?$"
 # v2: a decimal with at most two places, as a JSON number or a string in plain notation; always
 # answered as a string with exactly two places ("100000.00"), whatever form it came in.

@@ -44,6 +44,16 @@ async def _read_limited(upload: UploadFile, max_bytes: int) -> bytes:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    # The file part's own Content-Type decides (415 otherwise); FastAPI's schema cannot say so.
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "encoding": {"file": {"contentType": ", ".join(service.ALLOWED_MEDIA_TYPES)}}
+                }
+            }
+        }
+    },
     responses=problem_responses(
         401,
         403,
