@@ -101,10 +101,19 @@ _PARSED_BODY_MEDIA_TYPES = ("application/json", "multipart/form-data")
 
 def problem_response(status: int, description: str | None = None) -> dict[str, Any]:
     """One OpenAPI response object: ``application/problem+json`` with the ``Problem`` schema."""
-    return {
+    response: dict[str, Any] = {
         "description": description or DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
         "content": {PROBLEM_MEDIA_TYPE: {"schema": dict(PROBLEM_REF)}},
     }
+    if status == 401:
+        # RFC 9110 section 15.5.2: a 401 carries the challenge.
+        response["headers"] = {
+            "WWW-Authenticate": {
+                "description": "The authentication scheme: `Bearer`.",
+                "schema": {"type": "string"},
+            }
+        }
+    return response
 
 
 def problem_responses(

@@ -102,6 +102,8 @@ async def test_api_document_lists_every_problem_status(api: Api) -> None:
         needs_token = path.startswith(APP)
         assert (operation.get("security") == [auth]) is needs_token, (method, path)
         assert ("401" in operation["responses"]) is needs_token, (method, path)
+        if needs_token:
+            assert set(operation["responses"]["401"]["headers"]) == {"WWW-Authenticate"}
 
 
 async def test_api_problems_match_the_documented_schema(api: Api) -> None:
