@@ -12,6 +12,7 @@ _TIER_BY_FOLDER = {
     "config": "config",
     "telemetry": "telemetry",
     "live": "live",
+    "contract": "contract",
 }
 _TESTS = Path(__file__).parent
 

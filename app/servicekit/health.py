@@ -13,6 +13,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from servicekit.openapi import problem_responses
 from servicekit.problems import PROBLEM_TYPE_PREFIX, problem_response
 
 ReadinessCheck = Callable[[Request], Awaitable[None]]
@@ -27,7 +28,7 @@ def health_router(readiness_check: ReadinessCheck | None = None) -> APIRouter:
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready", response_model=None)
+    @router.get("/ready", response_model=None, responses=problem_responses(503))
     async def ready(request: Request) -> dict[str, str] | JSONResponse:
         if readiness_check is not None:
             try:

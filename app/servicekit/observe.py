@@ -1,4 +1,5 @@
-"""Wiring a service the same way for both: telemetry, trainer mode, errors, body limit."""
+"""Wiring a service the same way for both: telemetry, trainer mode, errors (and the OpenAPI
+document of them), body limit."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from observability import Telemetry, configure_logging, instrument_app, setup_telemetry
 from servicekit.limits import install_body_limit
+from servicekit.openapi import install_openapi
 from servicekit.problems import install_problem_handlers
 from servicekit.trainer.registry import ScenarioRegistry
 from servicekit.trainer.settings import AdminSettings
@@ -90,4 +92,6 @@ def prepare_service(
         telemetry=telemetry,
     )
     install_problem_handlers(app)
+    # The OpenAPI document lists the problem documents the handlers and the body limit send.
+    install_openapi(app)
     return ServiceParts(telemetry=handle, owns_telemetry=owned, scenarios=scenarios)

@@ -137,6 +137,7 @@ async def test_tagger_failure_keeps_the_document_and_retry_tags_it(
         assert response.status_code == status, response.text
         problem = response.json()
         assert problem["document_status"] == "tagging_failed"
+        assert problem["retry"] == f"{applicant.path}/documents/{problem['document_id']}/tagging"
         assert problem["type"] == f"urn:loan-desk:problem:tagging-failed-{reason}"
         [stored] = await _documents(api, applicant)
         assert stored["id"] == problem["document_id"]
@@ -167,12 +168,49 @@ async def test_tagger_error_status_and_bad_answers_are_failures(database_url: st
         assert [d["status"] for d in await _documents(api, applicant)] == ["tagging_failed"] * 2
 
 
-async def test_unreadable_document_is_rejected_by_the_tagger(api: Api) -> None:
+async def test_unreadable_document_is_rejected_without_a_retry(api: Api) -> None:
+    """The tagger can never read an encrypted PDF: the document is stored as rejected and the
+    problem offers no retry (only the 502/504 tagger failures do)."""
     applicant = await create_application(api.client)
     response = await upload(api.client, applicant, content=pdf("Tax return 2025", encrypted=True))
     assert response.status_code == 422
-    assert response.json()["type"] == "urn:loan-desk:problem:tagging-failed-rejected"
+    problem = response.json()
+    assert problem["type"] == "urn:loan-desk:problem:tagging-failed-rejected"
+    assert problem["document_status"] == "rejected"
+    assert "retry" not in problem
+    assert "retry" not in problem["detail"]
+    [stored] = await _documents(api, applicant)
+    assert stored["id"] == problem["document_id"]
+    assert (stored["status"], stored["failure_reason"], stored["rejection_reason"]) == (
+        "rejected",
+        None,
+        "unreadable: the tagger cannot read this document",
+    )
     assert api.metric("loan_tagger_failures_total", {"reason": "rejected"}) == 1
+    # Asking anyway changes nothing: the tagger is not called again.
+    retry = await api.client.post(
+        f"{applicant.path}/documents/{stored['id']}/tagging", headers=applicant.headers
+    )
+    assert retry.status_code == 409
+    assert retry.json()["type"] == "urn:loan-desk:problem:already-tagged"
+    [after] = await _documents(api, applicant)
+    assert after["tagging_attempts"] == 1
+
+
+async def test_a_tagger_422_that_is_not_about_the_document_is_a_bad_response(
+    database_url: str,
+) -> None:
+    """Only the tagger's ``unreadable`` verdict rejects a document; any other 422 (a request
+    the tagger refused) is the api's fault, stored as tagging_failed and retryable."""
+    problem = {"type": "urn:loan-desk:problem:validation-error", "status": 422}
+    transport = httpx.MockTransport(lambda request: httpx.Response(422, json=problem))
+    async with api_client(database_url, tagger_transport=transport) as api:
+        applicant = await create_application(api.client)
+        response = await upload(api.client, applicant)
+        assert response.status_code == 502, response.text
+        assert response.json()["type"] == "urn:loan-desk:problem:tagging-failed-bad-response"
+        assert "retry" in response.json()
+        assert api.metric("loan_tagger_failures_total", {"reason": "bad_response"}) == 1
 
 
 async def test_documents_of_another_application_are_not_reachable(api: Api) -> None:

@@ -69,3 +69,37 @@ async def test_bad_media_type_kind_and_missing_headers(tagger: httpx.AsyncClient
     )
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["field"] == "header.x-document-kind"
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        (
+            {},
+            "The request has no Content-Type; send the document as one of "
+            "application/pdf, image/png, image/jpeg.",
+        ),
+        (
+            {"Content-Type": ""},
+            "The request has no Content-Type; send the document as one of "
+            "application/pdf, image/png, image/jpeg.",
+        ),
+        (
+            {"Content-Type": "Text/Plain; charset=utf-8"},
+            "Cannot tag text/plain; send the document as one of "
+            "application/pdf, image/png, image/jpeg.",
+        ),
+    ],
+    ids=["absent", "empty", "text"],
+)
+async def test_unsupported_or_missing_content_type_is_named(
+    tagger: httpx.AsyncClient, headers: dict[str, str], detail: str
+) -> None:
+    response = await tagger.post(
+        "/api/v1/tags", content=b"%PDF-1.4", headers={"X-Document-Kind": "id", **headers}
+    )
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["detail"] == detail
+    assert problem["allowed"] == ["application/pdf", "image/png", "image/jpeg"]

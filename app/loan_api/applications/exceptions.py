@@ -39,3 +39,23 @@ class ApplicantTooYoung(Problem):
             slug="applicant-too-young",
             title="Business rule violated",
         )
+
+
+class DateOfBirthInFuture(Problem):
+    """A validation error that needs the clock, so the service finds it, not the schema; it has
+    the same shape as the schema's validation errors (``errors[]`` names the field)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            422,
+            "The date of birth is in the future.",
+            slug="date-of-birth-in-future",
+            title="Invalid request",
+            errors=[
+                {
+                    "field": "body.date_of_birth",
+                    "message": "The date of birth must not be in the future.",
+                    "type": "date_in_future",
+                }
+            ],
+        )

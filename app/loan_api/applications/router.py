@@ -22,6 +22,7 @@ from loan_api.applications.schemas import (
 from loan_api.dependencies import ClockDep, ConnectionDep, MetricsDep
 from loan_api.documents import service as documents
 from loan_api.notifications import service as notifications
+from servicekit.openapi import problem_responses
 
 router_v1 = APIRouter(prefix="/applications", tags=["applications"])
 router_v2 = APIRouter(prefix="/applications", tags=["applications v2"])
@@ -77,7 +78,7 @@ async def create_application_v2(
     )
 
 
-@router_v1.get("/{application_id}")
+@router_v1.get("/{application_id}", responses=problem_responses(401, 403, 404))
 async def read_application(
     application: AuthorizedApplication, connection: ConnectionDep
 ) -> ApplicationRead:
@@ -92,7 +93,7 @@ async def read_application(
     )
 
 
-@router_v1.put("/{application_id}/personal-details")
+@router_v1.put("/{application_id}/personal-details", responses=problem_responses(401, 403))
 async def submit_personal_details(
     body: PersonalDetailsSubmit,
     application: AuthorizedApplication,
@@ -105,7 +106,7 @@ async def submit_personal_details(
     return StepAccepted()
 
 
-@router_v1.put("/{application_id}/current-address")
+@router_v1.put("/{application_id}/current-address", responses=problem_responses(401, 403))
 async def submit_current_address(
     body: AddressSubmit,
     application: AuthorizedApplication,

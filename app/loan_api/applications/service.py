@@ -15,7 +15,11 @@ from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loan_api.applications import repository
-from loan_api.applications.exceptions import ApplicantTooYoung, ApplicationNotFound
+from loan_api.applications.exceptions import (
+    ApplicantTooYoung,
+    ApplicationNotFound,
+    DateOfBirthInFuture,
+)
 from loan_api.applications.schemas import (
     AddressSubmit,
     ApplicationRead,
@@ -97,6 +101,8 @@ async def submit_personal_details(
 ) -> None:
     with tracer.start_as_current_span("applications.submit_personal_details") as span:
         span.set_attribute("application.id", str(application_id))
+        if details.date_of_birth > now.date():
+            raise DateOfBirthInFuture
         if age_on(details.date_of_birth, now.date()) < MINIMUM_AGE:
             raise ApplicantTooYoung(MINIMUM_AGE)
         await repository.update_personal_details(

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from loan_api.config import Settings
 
 TAG_PATH = "/api/v1/tags"
+# The tagger's verdict on a document it cannot read; any other 4xx is a fault of this client.
+UNREADABLE_TYPE = "urn:loan-desk:problem:unreadable"
 
 
 class TaggerError(Exception):
@@ -64,7 +66,7 @@ class HttpTaggerClient:
             raise TaggerError("timeout", f"tagger timed out: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             raise TaggerError("unavailable", f"tagger unreachable: {type(exc).__name__}") from exc
-        if response.status_code == 422:
+        if response.status_code == 422 and _problem_type(response) == UNREADABLE_TYPE:
             raise TaggerError("rejected", "tagger could not read the document")
         if response.status_code >= 500:
             raise TaggerError("unavailable", f"tagger answered {response.status_code}")
@@ -77,3 +79,12 @@ class HttpTaggerClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _problem_type(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind if isinstance(kind, str) else None

@@ -36,20 +36,24 @@ class EmptyDocument(Problem):
 
 class AlreadyTagged(Problem):
     def __init__(self) -> None:
-        super().__init__(409, "This document is tagged already.", slug="already-tagged")
+        super().__init__(
+            409,
+            "This document is tagged or rejected already; tagging it again cannot change that.",
+            slug="already-tagged",
+        )
 
 
-_TAGGING_STATUS = {"timeout": 504, "rejected": 422}
+_TAGGING_STATUS = {"timeout": 504}
 _TAGGING_DETAIL = {
     "timeout": "The tagging service did not answer in time.",
     "unavailable": "The tagging service is not reachable.",
-    "rejected": "The tagging service could not read this document.",
     "bad_response": "The tagging service gave an answer that could not be used.",
 }
 
 
 class TaggingFailed(Problem):
-    """The document is stored with status ``tagging_failed``; the client may retry tagging."""
+    """The tagger failed (502/504); the document is stored with status ``tagging_failed`` and
+    tagging it again may succeed, so the problem names the ``retry`` link."""
 
     def __init__(self, *, reason: str, application_id: UUID, document_id: UUID) -> None:
         super().__init__(
@@ -60,4 +64,21 @@ class TaggingFailed(Problem):
             document_id=str(document_id),
             document_status="tagging_failed",
             retry=f"/api/v1/applications/{application_id}/documents/{document_id}/tagging",
+        )
+
+
+class DocumentUnreadable(Problem):
+    """The tagger cannot read the document (an encrypted PDF): it is stored as ``rejected``, and
+    no retry can change that, so there is no ``retry`` link; a readable copy is a new upload."""
+
+    def __init__(self, *, document_id: UUID) -> None:
+        super().__init__(
+            422,
+            "The tagging service cannot read this document (for example an encrypted PDF). "
+            "It is stored as rejected; upload a readable copy.",
+            # The type clients already know for this case.
+            slug="tagging-failed-rejected",
+            title="Document unreadable",
+            document_id=str(document_id),
+            document_status="rejected",
         )

@@ -12,10 +12,21 @@ from loan_api.dependencies import ClockDep, ConnectionDep, MetricsDep, SettingsD
 from loan_api.documents import service
 from loan_api.documents.exceptions import DocumentTooLarge
 from loan_api.documents.schemas import DocumentKind, DocumentList, DocumentRead
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/applications/{application_id}/documents", tags=["documents"])
 
 _CHUNK = 64 * 1024
+_TAGGER_FAILED = {
+    502: "The tagger failed or answered nonsense. The document is stored (`document_id`, "
+    "`document_status` `tagging_failed`); POST to `retry` tags it again.",
+    504: "The tagger did not answer in time. The document is stored (`document_id`, "
+    "`document_status` `tagging_failed`); POST to `retry` tags it again.",
+}
+_UNREADABLE = (
+    "Invalid request (`errors`), an empty file, or a document the tagger cannot read (an "
+    "encrypted PDF): that one is stored as `rejected`, and no retry can help."
+)
 
 
 async def _read_limited(upload: UploadFile, max_bytes: int) -> bytes:
@@ -30,7 +41,35 @@ async def _read_limited(upload: UploadFile, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    # The file part's own Content-Type decides (415 otherwise); FastAPI's schema cannot say so.
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "encoding": {"file": {"contentType": ", ".join(service.ALLOWED_MEDIA_TYPES)}}
+                }
+            }
+        }
+    },
+    responses=problem_responses(
+        401,
+        403,
+        413,
+        415,
+        422,
+        502,
+        504,
+        descriptions={
+            413: "The document is larger than `MAX_UPLOAD_BYTES` (`max_bytes`).",
+            415: "Not a PDF, PNG or JPEG, or the content does not match the declared type.",
+            422: _UNREADABLE,
+            **_TAGGER_FAILED,
+        },
+    ),
+)
 async def upload_document(
     application: AuthorizedApplication,
     file: Annotated[UploadFile, File(description="PDF, PNG or JPEG.")],
@@ -55,7 +94,7 @@ async def upload_document(
     )
 
 
-@router.get("")
+@router.get("", responses=problem_responses(401, 403))
 async def list_documents(
     application: AuthorizedApplication, connection: ConnectionDep
 ) -> DocumentList:
@@ -64,7 +103,24 @@ async def list_documents(
     )
 
 
-@router.post("/{document_id}/tagging")
+@router.post(
+    "/{document_id}/tagging",
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        502,
+        504,
+        descriptions={
+            404: "No document with this id in this application.",
+            409: "The document is tagged or rejected already: retrying cannot change it.",
+            422: _UNREADABLE,
+            **_TAGGER_FAILED,
+        },
+    ),
+)
 async def retry_tagging(
     document_id: UUID,
     application: AuthorizedApplication,

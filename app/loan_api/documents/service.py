@@ -2,7 +2,9 @@
 
 An upload is stored first and committed, then sent to the tagger: a tagger that fails or is slow
 leaves the document stored with status ``tagging_failed`` (nothing is lost) and tagging can be
-retried. Fiscal documents must be recent (``rules.fiscal_document_recency_error``).
+retried. A document the tagger cannot read (an encrypted PDF) is stored as ``rejected``: retrying
+could not change that, so it is not offered. Fiscal documents must be recent
+(``rules.fiscal_document_recency_error``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from loan_api.documents.client import TaggerClient, TaggerError
 from loan_api.documents.exceptions import (
     AlreadyTagged,
     DocumentNotFound,
+    DocumentUnreadable,
     EmptyDocument,
     TaggingFailed,
     UnsupportedDocumentType,
@@ -44,6 +47,7 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "image/jpeg": (b"\xff\xd8\xff",),
 }
 ALLOWED_MEDIA_TYPES = sorted(SIGNATURES)
+UNREADABLE = "unreadable: the tagger cannot read this document"
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -181,6 +185,10 @@ async def _tag(
         try:
             tags = await tagger.tag(content=content, content_type=media_type, kind=kind)
         except TaggerError as exc:
+            # A document the tagger cannot read (reason "rejected") is a verdict on the
+            # document: stored as rejected, no retry. Every other reason is the tagger's
+            # failure: stored as tagging_failed, and retrying may succeed.
+            unreadable = exc.reason == "rejected"
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, f"tagging failed: {exc.reason}"))
             span.set_attribute("tagging.outcome", "failed")
@@ -189,10 +197,12 @@ async def _tag(
             await repository.record_tagging(
                 connection,
                 document_id=document_id,
-                status=DocumentStatus.tagging_failed.value,
+                status=(
+                    DocumentStatus.rejected if unreadable else DocumentStatus.tagging_failed
+                ).value,
                 tags=None,
-                failure_reason=exc.reason,
-                rejection_reason=None,
+                failure_reason=None if unreadable else exc.reason,
+                rejection_reason=UNREADABLE if unreadable else None,
                 now=now,
             )
             await connection.commit()
@@ -203,6 +213,8 @@ async def _tag(
                 reason=exc.reason,
                 error=str(exc),
             )
+            if unreadable:
+                raise DocumentUnreadable(document_id=document_id) from exc
             raise TaggingFailed(
                 reason=exc.reason, application_id=application_id, document_id=document_id
             ) from exc
