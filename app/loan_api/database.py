@@ -44,8 +44,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: Options every engine of the app gets (the api's and the migrations'). ``hide_parameters``: a
+#: failing statement's error text says "[SQL parameters hidden due to hide_parameters=True]"
+#: instead of rendering the bound values (names, e-mail addresses, token hashes) into the
+#: exception that logs and spans record (sqlalchemy/engine/create.py, 2.0.58).
+SAFE_ENGINE_OPTIONS: dict[str, Any] = {"hide_parameters": True}
+
+
 def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {"pool_pre_ping": True, **SAFE_ENGINE_OPTIONS}
     if url.startswith("sqlite"):
         options["connect_args"] = {"timeout": 15}
     else:

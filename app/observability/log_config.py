@@ -22,7 +22,12 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from structlog.types import EventDict, Processor, WrappedLogger
 
-from observability.redaction import redact_event_dict
+from observability.redaction import (
+    exception_message,
+    exception_text,
+    redact_event_dict,
+    redact_text,
+)
 from observability.resource import resolve_service_name
 
 __all__ = [
@@ -112,6 +117,47 @@ def _drop_formatting_extras(
     return event_dict
 
 
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def _exc_info(value: Any) -> _ExcInfo | None:
+    if isinstance(value, BaseException):
+        return (type(value), value, value.__traceback__)
+    if isinstance(value, tuple) and len(value) == 3 and value[0] is not None:
+        return value
+    if value is True:
+        info = sys.exc_info()
+        if info[0] is not None:
+            return info
+    return None
+
+
+def render_exception(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: the exception of ``exc_info`` rendered into ``exception`` as a plain
+    traceback (no local variables) through :func:`~observability.redaction.redact_text`.
+
+    Every sink takes its exception text from here: the JSON and console renderers print
+    ``exception``; the OTLP handler sends it as ``exception.stacktrace``. ``exc_info`` stays in
+    the event dict as a tuple (the OTLP handler reads the type from it) and is dropped before
+    rendering, so no renderer formats the exception a second time, unredacted.
+    """
+    info = _exc_info(event_dict.get("exc_info"))
+    if info is not None:
+        event_dict["exc_info"] = info
+        event_dict["exception"] = exception_text(info[1])
+        return event_dict
+    event_dict.pop("exc_info", None)
+    exception = event_dict.get("exception")
+    if isinstance(exception, str):
+        event_dict["exception"] = redact_text(exception)
+    return event_dict
+
+
+def _drop_exc_info(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    event_dict.pop("exc_info", None)
+    return event_dict
+
+
 def _shared_processors() -> list[Processor]:
     # merge_contextvars first: request-scoped keys bound with bind_contextvars reach every line,
     # stdlib ones included. Redaction last, so it sees every key any processor added.
@@ -125,6 +171,7 @@ def _shared_processors() -> list[Processor]:
         add_trace_context,
         _add_service,
         structlog.processors.StackInfoRenderer(),
+        render_exception,
         redact_event_dict,
     ]
 
@@ -185,6 +232,8 @@ def _structlog_event_dict(record: logging.LogRecord) -> dict[str, Any]:
         "_record": record,
         "_from_structlog": False,
     }
+    if record.exc_info:
+        event_dict["exc_info"] = record.exc_info
     logger = logging.getLogger(record.name)
     for processor in _pipeline.pre_chain:
         event_dict = processor(logger, record.levelname.lower(), event_dict)  # type: ignore[assignment]
@@ -212,8 +261,6 @@ _NOT_ATTRIBUTES: Final = frozenset(
     }
 )
 
-_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-
 
 def _attribute_value(value: Any) -> Any:
     if value is None or isinstance(value, str | bool | int | float):
@@ -223,18 +270,6 @@ def _attribute_value(value: Any) -> Any:
     ):
         return list(value)
     return str(value)
-
-
-def _exc_info(value: Any) -> _ExcInfo | None:
-    if isinstance(value, BaseException):
-        return (type(value), value, value.__traceback__)
-    if isinstance(value, tuple) and len(value) == 3 and value[0] is not None:
-        return value
-    if value is True:
-        info = sys.exc_info()
-        if info[0] is not None:
-            return info
-    return None
 
 
 class OtlpLogHandler(LoggingHandler):
@@ -264,7 +299,9 @@ class OtlpLogHandler(LoggingHandler):
         # and module lookups) once more for every record.
         out = logging.LogRecord.__new__(logging.LogRecord)
         fields = out.__dict__
-        exc_info = record.exc_info or _exc_info(event_dict.get("exc_info"))
+        # The exception leaves as the pre-chain rendered it (redacted), never as exc_info: the
+        # handler would format the raw traceback and str(exception) itself.
+        exc_info = _exc_info(event_dict.get("exc_info"))
         fields.update(
             name=record.name,
             levelno=record.levelno,
@@ -276,11 +313,15 @@ class OtlpLogHandler(LoggingHandler):
             pathname=record.pathname,
             lineno=record.lineno,
             funcName=record.funcName,
-            exc_info=exc_info,
+            exc_info=None,
             exc_text=None,
             stack_info=None,
         )
-        if exc_info is None and isinstance(event_dict.get("exception"), str):
+        if exc_info is not None:
+            # The semantic-convention attributes the handler would have set, redacted.
+            fields["exception.type"] = exc_info[0].__name__
+            fields["exception.message"] = exception_message(exc_info[1])
+        if isinstance(event_dict.get("exception"), str):
             fields["exception.stacktrace"] = event_dict["exception"]
         for key, value in event_dict.items():
             if key in _NOT_ATTRIBUTES:
@@ -297,11 +338,12 @@ def _renderer(fmt: str, stream: IO[str]) -> list[Processor]:
     if console:
         return [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _drop_exc_info,  # `exception` is already rendered (and redacted) by the pre-chain
             structlog.dev.ConsoleRenderer(),
         ]
     return [
         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-        structlog.processors.format_exc_info,
+        _drop_exc_info,
         structlog.processors.JSONRenderer(),
     ]
 

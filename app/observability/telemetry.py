@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
 from observability.log_config import OtlpLogHandler, install_otlp_handler
-from observability.redaction import redact_attributes
+from observability.redaction import redact_attributes, redact_text
 from observability.resource import build_resource, sdk_disabled
 
 __all__ = [
@@ -33,10 +33,15 @@ _MARK = "_observability_pipeline"
 
 
 class RedactingSpanExporter(SpanExporter):
-    """Wraps a span exporter; spans with sensitive attributes leave with those values redacted.
+    """Wraps a span exporter; spans leave with sensitive values redacted.
 
-    Spans are immutable once ended, so a redacted copy is exported (only for the spans that need
-    it; the others pass through as they are).
+    Attributes and event attributes by key (:func:`~observability.redaction.redact_attributes`);
+    the free text an exception leaves on a span, whoever recorded it (the SDK's
+    ``start_as_current_span``, the contrib FastAPI/SQLAlchemy instrumentations, our own code), by
+    shape (:func:`~observability.redaction.redact_text`): the ``exception.message`` and
+    ``exception.stacktrace`` of exception events and the status description. This is the one
+    place every span passes before it leaves the process; spans are immutable once ended, so a
+    redacted copy is exported (only for the spans that need it; the others pass as they are).
     """
 
     def __init__(self, inner: Any) -> None:
@@ -54,21 +59,41 @@ class RedactingSpanExporter(SpanExporter):
         return bool(flush(timeout_millis)) if callable(flush) else True
 
 
+_EXCEPTION_TEXT_KEYS = ("exception.message", "exception.stacktrace")
+
+
+def _redacted_event_attributes(event: Any) -> dict[str, Any] | None:
+    attributes = event.attributes or {}
+    changed = redact_attributes(attributes)
+    for key in _EXCEPTION_TEXT_KEYS:
+        value = (changed or attributes).get(key)
+        if isinstance(value, str):
+            redacted = redact_text(value)
+            if redacted != value:
+                changed = changed if changed is not None else dict(attributes)
+                changed[key] = redacted
+    return changed
+
+
 def _redacted_span(span: Any) -> Any:
     from opentelemetry.sdk.trace import Event, ReadableSpan
 
     attributes = redact_attributes(span.attributes or {})
-    events = list(span.events)
     new_events = []
     events_changed = False
-    for event in events:
-        event_attrs = redact_attributes(event.attributes or {})
+    for event in span.events:
+        event_attrs = _redacted_event_attributes(event)
         if event_attrs is not None:
             events_changed = True
             new_events.append(Event(event.name, event_attrs, event.timestamp))
         else:
             new_events.append(event)
-    if attributes is None and not events_changed:
+    status = span.status
+    if status.description:
+        description = redact_text(status.description)
+        if description != status.description:
+            status = Status(status.status_code, description)
+    if attributes is None and not events_changed and status is span.status:
         return span
     return ReadableSpan(
         name=span.name,
@@ -79,7 +104,7 @@ def _redacted_span(span: Any) -> Any:
         events=new_events,
         links=span.links,
         kind=span.kind,
-        status=span.status,
+        status=status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,

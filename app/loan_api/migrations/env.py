@@ -13,7 +13,7 @@ import loan_api.applications.models
 import loan_api.documents.models
 import loan_api.notifications.models  # noqa: F401 - registers the tables on the metadata
 from loan_api.config import get_settings
-from loan_api.database import metadata
+from loan_api.database import SAFE_ENGINE_OPTIONS, metadata
 
 config = context.config
 database_url: str = config.attributes.get("database_url") or get_settings().database_url
@@ -31,7 +31,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(database_url, poolclass=NullPool)
+    engine = create_async_engine(database_url, poolclass=NullPool, **SAFE_ENGINE_OPTIONS)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()
