@@ -10,6 +10,7 @@ when :func:`observability.setup_telemetry` ran, one OTLP handler (:class:`OtlpLo
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
@@ -31,8 +32,11 @@ from observability.redaction import (
 from observability.resource import resolve_service_name
 
 __all__ = [
+    "EXPORT_FAILURE_LOGGERS",
+    "EXPORT_FAILURE_MESSAGES",
     "LIBRARY_LEVELS",
     "ExportErrorRateLimit",
+    "ExportFailureAsWarning",
     "OtlpLogHandler",
     "configure_logging",
     "reset_logging",
@@ -179,10 +183,54 @@ def _shared_processors() -> list[Processor]:
 _pipeline = _Pipeline()
 
 
+# What the OTLP exporters log at ERROR when a batch cannot be delivered (collector down, refusing
+# or not answering). Checked against the locked sources by
+# tests/unit/observability/test_export_failures.py:
+# - opentelemetry-exporter-otlp-common 0.66b2, exporter/otlp/common/http.py,
+#   _OTLPHTTPClient.export, through the logger of the HTTP exporter module that owns the client;
+# - opentelemetry-exporter-otlp-proto-grpc 1.45.2, exporter/otlp/proto/grpc/exporter.py,
+#   OTLPExporterMixin._export.
+EXPORT_FAILURE_MESSAGES: Final = frozenset(
+    {
+        "Failed to export %s batch code: %s, reason: %s",
+        "Failed to export %s batch due to timeout, max retries or shutdown.",
+        "Failed to export %s to %s, error code: %s, error details: %s",
+    }
+)
+EXPORT_FAILURE_LOGGERS: Final = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http._log_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+)
+
+
+class ExportFailureAsWarning(logging.Filter):
+    """On the OTLP exporters' loggers: a batch that could not be delivered is a WARNING.
+
+    The service keeps serving while the collector is away and the lost telemetry is the only
+    consequence; ERROR stays for what breaks a request. Other records pass unchanged (an
+    exporter that raises, for instance, is still an ERROR with its traceback).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING and record.msg in EXPORT_FAILURE_MESSAGES:
+            record.levelno = logging.WARNING
+            record.levelname = "WARNING"
+        return True
+
+
+# Digits and addresses vary between two reports of the same fault ("retrying in 1.04s", a port,
+# an object at 0x7f...); the rate limit ignores them.
+_VARYING: Final = re.compile(r"0x[0-9a-fA-F]+|\d+(?:\.\d+)?")
+_RATE_LIMIT_KEYS: Final = 1024
+
+
 class ExportErrorRateLimit(logging.Filter):
-    """Let through at most one record per ``interval`` seconds per (logger, message template)
-    from the OpenTelemetry SDK and exporters, so a collector outage produces a few lines instead
-    of one per failed batch. Records from other loggers pass untouched.
+    """Let through at most one record per ``interval`` seconds per (logger, message) from the
+    OpenTelemetry SDK and exporters, so a collector outage produces a few lines instead of one
+    per failed batch. The message is the rendered one with numbers ignored, so "dropping Span"
+    and "dropping LogRecord" are two messages and "retrying in 1.04s"/"2.31s" one. Records from
+    other loggers pass untouched.
     """
 
     def __init__(self, interval: float = 60.0) -> None:
@@ -195,13 +243,20 @@ class ExportErrorRateLimit(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(_OTEL_NAMESPACE):
             return True
-        key = (record.name, str(record.msg))
+        try:
+            message = record.getMessage()
+        except Exception:  # malformed arguments: the template still names the fault
+            message = str(record.msg)
+        key = (record.name, _VARYING.sub("#", message))
         now = time.monotonic()
         with self._lock:
             last = self._last.get(key)
             if last is not None and now - last < self.interval:
                 self._suppressed[key] = self._suppressed.get(key, 0) + 1
                 return False
+            if len(self._last) >= _RATE_LIMIT_KEYS:  # bounded, whatever the messages hold
+                self._last.clear()
+                self._suppressed.clear()
             self._last[key] = now
             suppressed = self._suppressed.pop(key, 0)
         if suppressed:
@@ -421,6 +476,10 @@ def configure_logging(
         lib.propagate = True
     for name, lib_level in LIBRARY_LEVELS.items():
         logging.getLogger(name).setLevel(lib_level)
+    for name in EXPORT_FAILURE_LOGGERS:
+        exporter_logger = logging.getLogger(name)
+        if not any(isinstance(f, ExportFailureAsWarning) for f in exporter_logger.filters):
+            exporter_logger.addFilter(ExportFailureAsWarning())
 
 
 def reset_logging() -> None:
