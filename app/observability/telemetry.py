@@ -15,6 +15,7 @@ from opentelemetry import _logs, trace
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
+from observability.environment import EXPORTER_CHOICES
 from observability.log_config import OtlpLogHandler, install_otlp_handler
 from observability.redaction import redact_attributes, redact_text
 from observability.resource import build_resource, sdk_disabled
@@ -166,7 +167,7 @@ def _exporter_choice(signal: str) -> str:
     """``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER``: ``otlp`` (default), ``console`` or
     ``none``. ``none`` still creates spans (trace ids reach the log lines) but ships nothing."""
     value = os.environ.get(f"OTEL_{signal}_EXPORTER", "otlp").strip().lower() or "otlp"
-    if value not in {"otlp", "console", "none"}:
+    if value not in EXPORTER_CHOICES:
         raise ValueError(f"OTEL_{signal}_EXPORTER={value!r}: use otlp, console or none")
     return value
 
