@@ -29,6 +29,8 @@ def time_limit() -> float:
     on 2 cores at load 18, where other jobs take the CPU; idle, it is MAX_SECONDS itself)."""
     load = os.getloadavg()[0] / (os.cpu_count() or 1)
     return MAX_SECONDS * max(1.0, load)
+
+
 STRONG_TOKEN = "Q7x-9fKp2LmZ4vRt8WcY1nHb6JdS3aEu"
 
 
