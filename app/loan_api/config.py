@@ -6,10 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, HttpUrl
+from pydantic import Field, HttpUrl, field_validator
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import make_url
 
+from loan_api.database import database_url_problem
 from servicekit.trainer.settings import AdminSettings
 
 
@@ -43,6 +44,24 @@ class Settings(AdminSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, value: str) -> str:
+        problem = database_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("database_password_file")
+    @classmethod
+    def _readable_password_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                value.read_text()
+            except OSError as exc:
+                raise ValueError(f"cannot be read ({type(exc).__name__})") from None
+        return value
 
     def database_dsn(self) -> str:
         """DATABASE_URL with the password from DATABASE_PASSWORD_FILE, when one is given."""

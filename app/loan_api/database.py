@@ -8,9 +8,11 @@ working while a migration adds columns it does not know yet (see the migrations'
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData, event, text
+from sqlalchemy import DateTime, Dialect, MetaData, event, make_url, text
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -44,8 +46,46 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: Options every engine of the app gets (the api's and the migrations'). ``hide_parameters``: a
+#: failing statement's error text says "[SQL parameters hidden due to hide_parameters=True]"
+#: instead of rendering the bound values (names, e-mail addresses, token hashes) into the
+#: exception that logs and spans record (sqlalchemy/engine/create.py, 2.0.58).
+SAFE_ENGINE_OPTIONS: dict[str, Any] = {"hide_parameters": True}
+
+
+_EXAMPLES = "e.g. sqlite+aiosqlite:///./loan_api.db or postgresql+asyncpg://user@host:5432/db"
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the app's database URL, or None: it must parse
+    (``sqlalchemy.make_url``), name a dialect SQLAlchemy knows with an async driver, and the
+    driver must be installed. Checked with the settings, before anything starts."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # NoSuchModuleError below is an ArgumentError too
+        return f"not a SQLAlchemy URL; {_EXAMPLES}"
+    try:
+        dialect = parsed.get_dialect()
+    except ArgumentError:
+        return f"unknown database or driver {parsed.drivername!r}; {_EXAMPLES}"
+    if not dialect.is_async:
+        return (
+            f"{parsed.drivername!r} is not an async driver: use sqlite+aiosqlite or "
+            "postgresql+asyncpg"
+        )
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        return f"the driver of {parsed.drivername!r} is not installed ({exc.name or exc})"
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            return f"the folder of the SQLite file does not exist ({folder})"
+    return None
+
+
 def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {"pool_pre_ping": True, **SAFE_ENGINE_OPTIONS}
     if url.startswith("sqlite"):
         options["connect_args"] = {"timeout": 15}
     else:

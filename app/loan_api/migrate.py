@@ -6,6 +6,7 @@ one-shot step); the app itself never creates tables.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -23,12 +24,29 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+@dataclass(frozen=True)
+class Migrated:
+    """What a migration command did: the database's revision before and after (None: empty)."""
+
+    before: str | None
+    after: str | None
 
 
-def downgrade(database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(database_url), revision)
+def _run(database_url: str, run: str, revision: str) -> Migrated:
+    config = alembic_config(database_url)
+    getattr(command, run)(config, revision)
+    # env.py records the revision it found and the one it left.
+    return Migrated(
+        config.attributes.get("revision_before"), config.attributes.get("revision_after")
+    )
+
+
+def upgrade(database_url: str, revision: str = "head") -> Migrated:
+    return _run(database_url, "upgrade", revision)
+
+
+def downgrade(database_url: str, revision: str) -> Migrated:
+    return _run(database_url, "downgrade", revision)
 
 
 def _scripts() -> ScriptDirectory:

@@ -24,7 +24,8 @@ What each part sets up
     ``service``, redaction) to one stdout handler on the root logger: JSON, or a console
     renderer on a TTY. uvicorn.access is silenced (we write one ``request`` line per request),
     SQLAlchemy/httpx/httpcore at WARNING, libraries' own handlers removed so nothing prints
-    twice, OpenTelemetry exporter errors rate-limited (one line per message per minute).
+    twice, OpenTelemetry export failures as warnings, rate-limited (one line per message per
+    minute), exceptions rendered once as a redacted plain traceback.
 ``setup_telemetry``
     OTel SDK tracer and logger providers with the resource (``service.name``,
     ``service.version``, ``service.instance.id``, ``deployment.environment.name``), batch
@@ -32,7 +33,7 @@ What each part sets up
     ``opentelemetry-instrumentation-logging`` handler on the root logger (every log record leaves
     over OTLP with its trace context and its event fields as attributes), httpx instrumented so
     the trace context propagates to the services we call. Returns a :class:`Telemetry` handle
-    (``shutdown()`` flushes).
+    (``shutdown()`` flushes, within 3 s whatever the collector does).
 ``instrument_app``
     The server span per request (contrib ``OpenTelemetryMiddleware``; FastAPI's built-in
     telemetry stands down), the pure ASGI :class:`PrometheusMiddleware` (request duration with
@@ -42,7 +43,11 @@ What each part sets up
     One CLIENT span per statement on one engine, from ``opentelemetry-instrumentation-sqlalchemy``
     (no global patching, no SQL commenter).
 ``redact`` / ``SENSITIVE_KEYS``
-    The one list of sensitive keys, applied to log lines, OTLP log records and span attributes.
+    The one list of sensitive keys, applied to log lines, OTLP log records and span attributes;
+    exception text (tracebacks, span status, exception events) goes through ``redact_text``.
+``environment_problems``
+    The ``OTEL_*`` variables with a value that would fail or be ignored, for a command line to
+    refuse before anything starts.
 ``observability.loggers``
     ``python -m observability.loggers`` prints the logger tree (level, handlers, propagate).
 
@@ -89,6 +94,7 @@ import os
 # Before any instrumentation is imported: the contrib packages read it once per process.
 os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
+from observability.environment import environment_problems
 from observability.instrumentation import DEFAULT_EXCLUDED_PATHS, instrument_app
 from observability.log_config import (
     ExportErrorRateLimit,
@@ -103,6 +109,7 @@ from observability.redaction import (
     SENSITIVE_KEYS,
     is_sensitive_key,
     redact,
+    redact_text,
 )
 from observability.routes import UNMATCHED
 from observability.telemetry import (
@@ -137,6 +144,7 @@ __all__ = [
     "Telemetry",
     "add_trace_context",
     "configure_logging",
+    "environment_problems",
     "instrument_app",
     "instrument_httpx_client",
     "instrument_sqlalchemy",
@@ -144,6 +152,7 @@ __all__ = [
     "loggers",
     "record_exception",
     "redact",
+    "redact_text",
     "reset_logging",
     "setup_telemetry",
 ]

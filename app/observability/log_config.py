@@ -10,6 +10,7 @@ when :func:`observability.setup_telemetry` ran, one OTLP handler (:class:`OtlpLo
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
@@ -22,12 +23,20 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from structlog.types import EventDict, Processor, WrappedLogger
 
-from observability.redaction import redact_event_dict
+from observability.redaction import (
+    exception_message,
+    exception_text,
+    redact_event_dict,
+    redact_text,
+)
 from observability.resource import resolve_service_name
 
 __all__ = [
+    "EXPORT_FAILURE_LOGGERS",
+    "EXPORT_FAILURE_MESSAGES",
     "LIBRARY_LEVELS",
     "ExportErrorRateLimit",
+    "ExportFailureAsWarning",
     "OtlpLogHandler",
     "configure_logging",
     "reset_logging",
@@ -112,6 +121,47 @@ def _drop_formatting_extras(
     return event_dict
 
 
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def _exc_info(value: Any) -> _ExcInfo | None:
+    if isinstance(value, BaseException):
+        return (type(value), value, value.__traceback__)
+    if isinstance(value, tuple) and len(value) == 3 and value[0] is not None:
+        return value
+    if value is True:
+        info = sys.exc_info()
+        if info[0] is not None:
+            return info
+    return None
+
+
+def render_exception(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: the exception of ``exc_info`` rendered into ``exception`` as a plain
+    traceback (no local variables) through :func:`~observability.redaction.redact_text`.
+
+    Every sink takes its exception text from here: the JSON and console renderers print
+    ``exception``; the OTLP handler sends it as ``exception.stacktrace``. ``exc_info`` stays in
+    the event dict as a tuple (the OTLP handler reads the type from it) and is dropped before
+    rendering, so no renderer formats the exception a second time, unredacted.
+    """
+    info = _exc_info(event_dict.get("exc_info"))
+    if info is not None:
+        event_dict["exc_info"] = info
+        event_dict["exception"] = exception_text(info[1])
+        return event_dict
+    event_dict.pop("exc_info", None)
+    exception = event_dict.get("exception")
+    if isinstance(exception, str):
+        event_dict["exception"] = redact_text(exception)
+    return event_dict
+
+
+def _drop_exc_info(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    event_dict.pop("exc_info", None)
+    return event_dict
+
+
 def _shared_processors() -> list[Processor]:
     # merge_contextvars first: request-scoped keys bound with bind_contextvars reach every line,
     # stdlib ones included. Redaction last, so it sees every key any processor added.
@@ -125,6 +175,7 @@ def _shared_processors() -> list[Processor]:
         add_trace_context,
         _add_service,
         structlog.processors.StackInfoRenderer(),
+        render_exception,
         redact_event_dict,
     ]
 
@@ -132,10 +183,54 @@ def _shared_processors() -> list[Processor]:
 _pipeline = _Pipeline()
 
 
+# What the OTLP exporters log at ERROR when a batch cannot be delivered (collector down, refusing
+# or not answering). Checked against the locked sources by
+# tests/unit/observability/test_export_failures.py:
+# - opentelemetry-exporter-otlp-common 0.66b2, exporter/otlp/common/http.py,
+#   _OTLPHTTPClient.export, through the logger of the HTTP exporter module that owns the client;
+# - opentelemetry-exporter-otlp-proto-grpc 1.45.2, exporter/otlp/proto/grpc/exporter.py,
+#   OTLPExporterMixin._export.
+EXPORT_FAILURE_MESSAGES: Final = frozenset(
+    {
+        "Failed to export %s batch code: %s, reason: %s",
+        "Failed to export %s batch due to timeout, max retries or shutdown.",
+        "Failed to export %s to %s, error code: %s, error details: %s",
+    }
+)
+EXPORT_FAILURE_LOGGERS: Final = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http._log_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+)
+
+
+class ExportFailureAsWarning(logging.Filter):
+    """On the OTLP exporters' loggers: a batch that could not be delivered is a WARNING.
+
+    The service keeps serving while the collector is away and the lost telemetry is the only
+    consequence; ERROR stays for what breaks a request. Other records pass unchanged (an
+    exporter that raises, for instance, is still an ERROR with its traceback).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING and record.msg in EXPORT_FAILURE_MESSAGES:
+            record.levelno = logging.WARNING
+            record.levelname = "WARNING"
+        return True
+
+
+# Digits and addresses vary between two reports of the same fault ("retrying in 1.04s", a port,
+# an object at 0x7f...); the rate limit ignores them.
+_VARYING: Final = re.compile(r"0x[0-9a-fA-F]+|\d+(?:\.\d+)?")
+_RATE_LIMIT_KEYS: Final = 1024
+
+
 class ExportErrorRateLimit(logging.Filter):
-    """Let through at most one record per ``interval`` seconds per (logger, message template)
-    from the OpenTelemetry SDK and exporters, so a collector outage produces a few lines instead
-    of one per failed batch. Records from other loggers pass untouched.
+    """Let through at most one record per ``interval`` seconds per (logger, message) from the
+    OpenTelemetry SDK and exporters, so a collector outage produces a few lines instead of one
+    per failed batch. The message is the rendered one with numbers ignored, so "dropping Span"
+    and "dropping LogRecord" are two messages and "retrying in 1.04s"/"2.31s" one. Records from
+    other loggers pass untouched.
     """
 
     def __init__(self, interval: float = 60.0) -> None:
@@ -148,13 +243,20 @@ class ExportErrorRateLimit(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(_OTEL_NAMESPACE):
             return True
-        key = (record.name, str(record.msg))
+        try:
+            message = record.getMessage()
+        except Exception:  # malformed arguments: the template still names the fault
+            message = str(record.msg)
+        key = (record.name, _VARYING.sub("#", message))
         now = time.monotonic()
         with self._lock:
             last = self._last.get(key)
             if last is not None and now - last < self.interval:
                 self._suppressed[key] = self._suppressed.get(key, 0) + 1
                 return False
+            if len(self._last) >= _RATE_LIMIT_KEYS:  # bounded, whatever the messages hold
+                self._last.clear()
+                self._suppressed.clear()
             self._last[key] = now
             suppressed = self._suppressed.pop(key, 0)
         if suppressed:
@@ -185,6 +287,8 @@ def _structlog_event_dict(record: logging.LogRecord) -> dict[str, Any]:
         "_record": record,
         "_from_structlog": False,
     }
+    if record.exc_info:
+        event_dict["exc_info"] = record.exc_info
     logger = logging.getLogger(record.name)
     for processor in _pipeline.pre_chain:
         event_dict = processor(logger, record.levelname.lower(), event_dict)  # type: ignore[assignment]
@@ -212,8 +316,6 @@ _NOT_ATTRIBUTES: Final = frozenset(
     }
 )
 
-_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-
 
 def _attribute_value(value: Any) -> Any:
     if value is None or isinstance(value, str | bool | int | float):
@@ -223,18 +325,6 @@ def _attribute_value(value: Any) -> Any:
     ):
         return list(value)
     return str(value)
-
-
-def _exc_info(value: Any) -> _ExcInfo | None:
-    if isinstance(value, BaseException):
-        return (type(value), value, value.__traceback__)
-    if isinstance(value, tuple) and len(value) == 3 and value[0] is not None:
-        return value
-    if value is True:
-        info = sys.exc_info()
-        if info[0] is not None:
-            return info
-    return None
 
 
 class OtlpLogHandler(LoggingHandler):
@@ -264,7 +354,9 @@ class OtlpLogHandler(LoggingHandler):
         # and module lookups) once more for every record.
         out = logging.LogRecord.__new__(logging.LogRecord)
         fields = out.__dict__
-        exc_info = record.exc_info or _exc_info(event_dict.get("exc_info"))
+        # The exception leaves as the pre-chain rendered it (redacted), never as exc_info: the
+        # handler would format the raw traceback and str(exception) itself.
+        exc_info = _exc_info(event_dict.get("exc_info"))
         fields.update(
             name=record.name,
             levelno=record.levelno,
@@ -276,11 +368,15 @@ class OtlpLogHandler(LoggingHandler):
             pathname=record.pathname,
             lineno=record.lineno,
             funcName=record.funcName,
-            exc_info=exc_info,
+            exc_info=None,
             exc_text=None,
             stack_info=None,
         )
-        if exc_info is None and isinstance(event_dict.get("exception"), str):
+        if exc_info is not None:
+            # The semantic-convention attributes the handler would have set, redacted.
+            fields["exception.type"] = exc_info[0].__name__
+            fields["exception.message"] = exception_message(exc_info[1])
+        if isinstance(event_dict.get("exception"), str):
             fields["exception.stacktrace"] = event_dict["exception"]
         for key, value in event_dict.items():
             if key in _NOT_ATTRIBUTES:
@@ -297,11 +393,12 @@ def _renderer(fmt: str, stream: IO[str]) -> list[Processor]:
     if console:
         return [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _drop_exc_info,  # `exception` is already rendered (and redacted) by the pre-chain
             structlog.dev.ConsoleRenderer(),
         ]
     return [
         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-        structlog.processors.format_exc_info,
+        _drop_exc_info,
         structlog.processors.JSONRenderer(),
     ]
 
@@ -379,6 +476,10 @@ def configure_logging(
         lib.propagate = True
     for name, lib_level in LIBRARY_LEVELS.items():
         logging.getLogger(name).setLevel(lib_level)
+    for name in EXPORT_FAILURE_LOGGERS:
+        exporter_logger = logging.getLogger(name)
+        if not any(isinstance(f, ExportFailureAsWarning) for f in exporter_logger.filters):
+            exporter_logger.addFilter(ExportFailureAsWarning())
 
 
 def reset_logging() -> None:

@@ -5,12 +5,22 @@ A key is sensitive when its last dotted segment, lower-cased with ``-`` read as 
 ``applicant.date_of_birth`` all match). Values under a sensitive key are replaced by
 :data:`REDACTED`; mappings and lists are walked. Query strings (``url.query``, ``url.full``) keep
 their parameter names but lose the values of sensitive parameters.
+
+Exception text is free text, so keys cannot find the values in it: :func:`redact_text` removes
+them by shape instead (the value parts of database driver messages, ``key=value`` pairs whose key
+is in :data:`SENSITIVE_KEYS`, e-mail addresses, bearer credentials, URL user info and sensitive
+query parameters), keeping what diagnoses the fault (exception type, constraint and column names,
+the SQL with its placeholders). :func:`exception_text` is the traceback every sink records: log
+lines, OTLP log records, span exception events and span status (see docs/observability.md,
+"What reaches telemetry on error paths").
 """
 
 from __future__ import annotations
 
+import re
+import traceback
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
@@ -153,3 +163,94 @@ def redact_event_dict(_logger: Any, _method: str, event_dict: Any) -> Any:
         elif isinstance(value, dict | list | tuple | Mapping):
             event_dict[key] = _redact_value(value)
     return event_dict
+
+
+# --- free text: exception messages and tracebacks ---------------------------------------------
+
+# SQLAlchemy's StatementError appends "[parameters: (...)]" (sqlalchemy/exc.py, 2.0.58,
+# StatementError._sql_message) unless the engine has hide_parameters=True.
+_SQL_PARAMETERS: Final = re.compile(r"\[parameters: [^\n]*\]")
+# PostgreSQL's DETAIL field carries the row values: "Key (email)=(a@b.c) already exists.",
+# "Failing row contains (...)." (backend/utils/adt/ri_triggers.c, access/nbtree/nbtinsert.c,
+# executor/execMain.c); asyncpg puts it on its own line after the message.
+_PG_DETAIL: Final = re.compile(r"^(DETAIL:\s+)(.*)$", re.MULTILINE)
+_PG_KEY: Final = re.compile(r"Key \((?P<columns>[^)]*)\)=\(")
+_PG_KEY_OUTCOME: Final = re.compile(
+    r"\) (already exists|is not present in table \"[^\"]*\"|"
+    r"is still referenced from table \"[^\"]*\"|conflicts with existing key)"
+)
+# PostgreSQL: invalid input syntax for type integer: "abc" / invalid input value for enum x: "y".
+_PG_INVALID_INPUT: Final = re.compile(r'(invalid input (?:syntax|value) for [^:\n]*: )"[^\n]*"')
+# asyncpg's client-side encoding error: invalid input for query argument $2: 'abc' (reason).
+_ASYNCPG_ARGUMENT: Final = re.compile(r"(invalid input for query argument \$\d+: )[^\n]*")
+# pydantic's ValidationError: [type=..., input_value='abc', input_type=str].
+_PYDANTIC_INPUT: Final = re.compile(r"(input_value=)[^\n]*?(?=, input_type=)")
+_PYDANTIC_INPUT_REST: Final = re.compile(r"(input_value=)(?!\[REDACTED\])[^\n\]]*")
+_URL: Final = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>()\[\]]+")
+# 'email': 'a@b.c', email='a@b.c', "token": "..." (quoted values: dict and keyword reprs, JSON).
+_KEYED_QUOTED: Final = re.compile(
+    r"""(?P<q>['"]?)(?P<key>[A-Za-z_][\w.-]*)(?P=q)(?P<sep>\s*[:=]\s*)"""
+    r"""(?P<val>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")"""
+)
+# password=... and the like unquoted, as in connection strings (no blanks around "=": a source
+# line of the traceback such as "token = await ..." is code, not a value).
+_KEYED_BARE: Final = re.compile(
+    r"\b(?P<key>password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|"
+    r"id_token|api_key|apikey)(?P<sep>=)(?P<val>(?!\[REDACTED\])[^\s'\"&,;)]+)",
+    re.IGNORECASE,
+)
+_CREDENTIAL: Final = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+_EMAIL: Final = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
+
+
+def _pg_detail(match: re.Match[str]) -> str:
+    prefix, detail = match.group(1), match.group(2)
+    key = _PG_KEY.match(detail)
+    if key is None:
+        return f"{prefix}{REDACTED}"
+    outcomes = list(_PG_KEY_OUTCOME.finditer(detail))
+    outcome = f" {outcomes[-1].group(1)}." if outcomes else ""
+    return f"{prefix}Key ({key.group('columns')})=({REDACTED}){outcome}"
+
+
+def _keyed_quoted(match: re.Match[str]) -> str:
+    if not is_sensitive_key(match.group("key")):
+        return match.group(0)
+    quote = match.group("val")[0]
+    q = match.group("q")
+    return f"{q}{match.group('key')}{q}{match.group('sep')}{quote}{REDACTED}{quote}"
+
+
+def redact_text(text: str) -> str:
+    """Free text (an exception message, a traceback, a span status) without the values in it.
+
+    Removes SQL parameters, the value parts of PostgreSQL/asyncpg/pydantic messages, quoted
+    values of sensitive keys (``'email': '...'``, ``token="..."``), unquoted credentials
+    (``password=...``), bearer/basic credentials, e-mail addresses, and URL user info and
+    sensitive query parameters. Type names, constraint and column names and the SQL with its
+    placeholders stay, so the text still says what went wrong.
+    """
+    if not text:
+        return text
+    text = _SQL_PARAMETERS.sub(f"[parameters: {REDACTED}]", text)
+    text = _PG_DETAIL.sub(_pg_detail, text)
+    text = _PG_INVALID_INPUT.sub(rf'\1"{REDACTED}"', text)
+    text = _ASYNCPG_ARGUMENT.sub(rf"\1{REDACTED}", text)
+    text = _PYDANTIC_INPUT.sub(rf"\1{REDACTED}", text)
+    text = _PYDANTIC_INPUT_REST.sub(rf"\1{REDACTED}", text)
+    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    text = _KEYED_QUOTED.sub(_keyed_quoted, text)
+    text = _KEYED_BARE.sub(rf"\g<key>\g<sep>{REDACTED}", text)
+    text = _CREDENTIAL.sub(rf"\1 {REDACTED}", text)
+    return _EMAIL.sub(REDACTED, text)
+
+
+def exception_text(exc: BaseException) -> str:
+    """The traceback of ``exc`` with its causes, as ``traceback.format_exception`` renders it
+    (no local variables), through :func:`redact_text`."""
+    return redact_text("".join(traceback.format_exception(exc)))
+
+
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)`` through :func:`redact_text`."""
+    return redact_text(str(exc))

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry import _logs, trace
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
+from observability.environment import EXPORTER_CHOICES
 from observability.log_config import OtlpLogHandler, install_otlp_handler
-from observability.redaction import redact_attributes
+from observability.redaction import redact_attributes, redact_text
 from observability.resource import build_resource, sdk_disabled
 
 __all__ = [
+    "SHUTDOWN_TIMEOUT_SECONDS",
     "RedactingSpanExporter",
     "Telemetry",
     "instrument_httpx_client",
@@ -31,44 +35,109 @@ _lock = threading.Lock()
 _global: Telemetry | None = None
 _MARK = "_observability_pipeline"
 
+#: How long :meth:`Telemetry.shutdown` may take, whatever the collector does: the last batches
+#: get this long to leave, then the exporters are stopped (their retries interrupted) and what is
+#: still queued is dropped. A service then stops within about 5 s (uvicorn's own shutdown plus
+#: this), inside compose's default 10 s and Kubernetes' 30 s grace periods.
+SHUTDOWN_TIMEOUT_SECONDS: Final = 3.0
 
-class RedactingSpanExporter(SpanExporter):
-    """Wraps a span exporter; spans with sensitive attributes leave with those values redacted.
 
-    Spans are immutable once ended, so a redacted copy is exported (only for the spans that need
-    it; the others pass through as they are).
+class _OnceShutdown:
+    """``shutdown`` reaches the wrapped exporter once, whoever calls it first: the batch
+    processor at the end of its flush, or :meth:`Telemetry.shutdown` interrupting a flush that
+    outlives its timeout (the OTLP exporters' ``shutdown`` aborts their retry backoff and closes
+    the connection; a second call only logs a complaint)."""
+
+    inner: Any
+
+    def _init_once(self) -> None:
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+
+    def shutdown(self) -> None:
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self.inner.shutdown()
+
+
+class RedactingSpanExporter(_OnceShutdown, SpanExporter):
+    """Wraps a span exporter; spans leave with sensitive values redacted.
+
+    Attributes and event attributes by key (:func:`~observability.redaction.redact_attributes`);
+    the free text an exception leaves on a span, whoever recorded it (the SDK's
+    ``start_as_current_span``, the contrib FastAPI/SQLAlchemy instrumentations, our own code), by
+    shape (:func:`~observability.redaction.redact_text`): the ``exception.message`` and
+    ``exception.stacktrace`` of exception events and the status description. This is the one
+    place every span passes before it leaves the process; spans are immutable once ended, so a
+    redacted copy is exported (only for the spans that need it; the others pass as they are).
     """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self._init_once()
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         result: SpanExportResult = self.inner.export([_redacted_span(s) for s in spans])
         return result
-
-    def shutdown(self) -> None:
-        self.inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         flush = getattr(self.inner, "force_flush", None)
         return bool(flush(timeout_millis)) if callable(flush) else True
 
 
+class _LogExporter(_OnceShutdown):
+    """The log exporter as the batch processor sees it: ``shutdown`` once (see
+    :class:`_OnceShutdown`), everything else passed through."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._init_once()
+
+    def export(self, batch: Sequence[Any]) -> Any:
+        return self.inner.export(batch)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        flush = getattr(self.inner, "force_flush", None)
+        return bool(flush(timeout_millis)) if callable(flush) else True
+
+
+_EXCEPTION_TEXT_KEYS = ("exception.message", "exception.stacktrace")
+
+
+def _redacted_event_attributes(event: Any) -> dict[str, Any] | None:
+    attributes = event.attributes or {}
+    changed = redact_attributes(attributes)
+    for key in _EXCEPTION_TEXT_KEYS:
+        value = (changed or attributes).get(key)
+        if isinstance(value, str):
+            redacted = redact_text(value)
+            if redacted != value:
+                changed = changed if changed is not None else dict(attributes)
+                changed[key] = redacted
+    return changed
+
+
 def _redacted_span(span: Any) -> Any:
     from opentelemetry.sdk.trace import Event, ReadableSpan
 
     attributes = redact_attributes(span.attributes or {})
-    events = list(span.events)
     new_events = []
     events_changed = False
-    for event in events:
-        event_attrs = redact_attributes(event.attributes or {})
+    for event in span.events:
+        event_attrs = _redacted_event_attributes(event)
         if event_attrs is not None:
             events_changed = True
             new_events.append(Event(event.name, event_attrs, event.timestamp))
         else:
             new_events.append(event)
-    if attributes is None and not events_changed:
+    status = span.status
+    if status.description:
+        description = redact_text(status.description)
+        if description != status.description:
+            status = Status(status.status_code, description)
+    if attributes is None and not events_changed and status is span.status:
         return span
     return ReadableSpan(
         name=span.name,
@@ -79,7 +148,7 @@ def _redacted_span(span: Any) -> Any:
         events=new_events,
         links=span.links,
         kind=span.kind,
-        status=span.status,
+        status=status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
@@ -98,7 +167,7 @@ def _exporter_choice(signal: str) -> str:
     """``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER``: ``otlp`` (default), ``console`` or
     ``none``. ``none`` still creates spans (trace ids reach the log lines) but ships nothing."""
     value = os.environ.get(f"OTEL_{signal}_EXPORTER", "otlp").strip().lower() or "otlp"
-    if value not in {"otlp", "console", "none"}:
+    if value not in EXPORTER_CHOICES:
         raise ValueError(f"OTEL_{signal}_EXPORTER={value!r}: use otlp, console or none")
     return value
 
@@ -151,6 +220,22 @@ def _otlp_log_exporter() -> Any:
     return HttpLogExporter()
 
 
+def _run_bounded(steps: Sequence[Callable[[], object]], timeout_seconds: float) -> bool:
+    """Run ``steps`` side by side in daemon threads; True when all ended within the timeout.
+
+    Daemon threads: one stuck on a collector that never answers does not keep the process
+    alive (the exporter's request ends at its own timeout, or with the process)."""
+    threads = [
+        threading.Thread(target=step, name="telemetry-shutdown", daemon=True) for step in steps
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in threads)
+
+
 @dataclass
 class Telemetry:
     """Handle on what :func:`setup_telemetry` built. ``enabled`` is False under
@@ -164,24 +249,34 @@ class Telemetry:
     log_handler: OtlpLogHandler | None = None
     owns_globals: bool = False
     _owned_providers: list[Any] = field(default_factory=list, repr=False)
+    _exporters: list[Any] = field(default_factory=list, repr=False)
     _instrumented_httpx: bool = field(default=False, repr=False)
     _shut_down: bool = field(default=False, repr=False)
 
     def force_flush(self, timeout_millis: int = 10_000) -> None:
-        """Export what is queued now (blocking, bounded by the exporters' timeouts)."""
+        """Export what is queued now (blocking; the SDK's batch processors do not bound this by
+        ``timeout_millis``, the exporters' own timeouts do). Tests use it; shutdown does not."""
         for provider in (self.tracer_provider, self.logger_provider):
             flush = getattr(provider, "force_flush", None)
             if callable(flush):
                 flush(timeout_millis)
 
-    def shutdown(self) -> None:
-        """Flush and stop the exporters, take the OTLP log handler off the root logger.
+    def shutdown(self, timeout_seconds: float = SHUTDOWN_TIMEOUT_SECONDS) -> bool:
+        """Flush and stop the exporters within ``timeout_seconds``, take the OTLP log handler off
+        the root logger. Idempotent; also runs at interpreter exit for providers built here.
 
-        Call it from the app's lifespan shutdown. Idempotent.
+        Providers built here are shut down (their batch processors export what is queued);
+        providers handed in are only flushed. Both run in worker threads, traces and logs side
+        by side, for at most ``timeout_seconds``: the SDK 1.45 flush ignores its own timeout and
+        each batch goes through the exporter's retries (up to ``OTEL_EXPORTER_OTLP_TIMEOUT``,
+        10 s, per batch), which with the collector unreachable took 26-31 s after load. At the
+        deadline the exporters are shut down, which interrupts their retry backoff and closes
+        their connections; what has not left by then is dropped, with one warning. Returns
+        whether everything finished in time.
         """
         global _global  # noqa: PLW0603
         if self._shut_down:
-            return
+            return True
         self._shut_down = True
         if self.log_handler is not None:
             logging.getLogger().removeHandler(self.log_handler)
@@ -189,14 +284,28 @@ class Telemetry:
             from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
             HTTPXClientInstrumentor().uninstrument()
-        # Providers we built are shut down (flushing their queues); providers handed to us
-        # belong to the caller and are only flushed.
-        self.force_flush()
-        for provider in self._owned_providers:
-            provider.shutdown()
+        steps: list[Callable[[], object]] = []
+        for provider in (self.tracer_provider, self.logger_provider):
+            if provider in self._owned_providers:
+                steps.append(provider.shutdown)
+            elif callable(getattr(provider, "force_flush", None)):
+                steps.append(provider.force_flush)
+        finished = _run_bounded(steps, timeout_seconds)
+        if not finished:
+            for exporter in self._exporters:
+                exporter.shutdown()
+            _log.warning(
+                "telemetry.shutdown_incomplete",
+                extra={
+                    "timeout_seconds": timeout_seconds,
+                    "detail": "the collector did not take the last telemetry in time; "
+                    "what was still queued is dropped",
+                },
+            )
         with _lock:
             if _global is self:
                 _global = None
+        return finished
 
     def instrument_httpx(self, client: Any) -> None:
         """Trace one ``httpx.Client``/``AsyncClient`` with this handle's tracer provider."""
@@ -282,11 +391,14 @@ def _build(
     owns_globals = tracer_provider is None and logger_provider is None
     resource = build_resource(service_name=service_name, service_version=service_version)
     owned: list[Any] = []
+    exporters: list[Any] = []
+    # No SDK exit hooks (their flush is unbounded, up to 30 s per processor with the collector
+    # away): the handle's own bounded shutdown is registered instead, below.
     if tracer_provider is None:
-        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         owned.append(tracer_provider)
     if logger_provider is None:
-        logger_provider = LoggerProvider(resource=resource)
+        logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         owned.append(logger_provider)
 
     if not getattr(tracer_provider, _MARK, False) and hasattr(
@@ -294,7 +406,9 @@ def _build(
     ):
         exporter = span_exporter if span_exporter is not None else _span_exporter_from_env()
         if exporter is not None:
-            tracer_provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(exporter)))
+            redacting = RedactingSpanExporter(exporter)
+            exporters.append(redacting)
+            tracer_provider.add_span_processor(BatchSpanProcessor(redacting))
         setattr(tracer_provider, _MARK, True)
     ship_logs = log_exporter is not None or _exporter_choice("LOGS") != "none"
     if not getattr(logger_provider, _MARK, False) and hasattr(
@@ -302,7 +416,9 @@ def _build(
     ):
         exporter = log_exporter if log_exporter is not None else _log_exporter_from_env()
         if exporter is not None:
-            logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+            wrapped = _LogExporter(exporter)
+            exporters.append(wrapped)
+            logger_provider.add_log_record_processor(BatchLogRecordProcessor(wrapped))  # type: ignore[arg-type]
         setattr(logger_provider, _MARK, True)
 
     # With OTEL_LOGS_EXPORTER=none no OTLP copy of a log record is even built.
@@ -319,7 +435,10 @@ def _build(
         log_handler=handler,
         owns_globals=owns_globals,
         _owned_providers=owned,
+        _exporters=exporters,
     )
+    if owned:
+        atexit.register(telemetry.shutdown)
     if owns_globals:
         trace.set_tracer_provider(tracer_provider)
         _logs.set_logger_provider(logger_provider)

@@ -6,6 +6,7 @@ A service adds its own commands (the api's ``migrate`` and ``downgrade``) throug
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,25 +22,50 @@ class _ServiceSettings(Protocol):
     def log_level(self) -> str: ...
     @property
     def log_format(self) -> str: ...
+    def problems(self) -> list[tuple[str, str]]: ...
 
 
-def configuration_problems(load: Callable[[], object]) -> list[str]:
+class CommandFailed(Exception):  # noqa: N818 - a command's outcome, printed in one line
+    """A command that could not do its work (not a wrong setting): one line, exit 1."""
+
+
+def configuration_problems(load: Callable[[], _ServiceSettings]) -> list[str]:
     """One line per invalid setting, naming its environment variable; empty when all is well.
 
-    A wrong setting stops the command before anything starts, with this message instead of a
-    traceback.
+    Three sources: the service's settings (pydantic), what the settings check beyond pydantic
+    (``problems()``: the admin token, files), and the ``OTEL_*`` variables the observability
+    package and the OpenTelemetry SDK read (:func:`observability.environment_problems`). A wrong
+    setting stops the command before anything starts, with these lines instead of a traceback.
+    Values are shown only for settings that are not secret, URLs without their user info.
     """
+    from observability.environment import environment_problems
+    from observability.redaction import redact_text
+
+    found: dict[str, str] = {}
+    settings: _ServiceSettings | None = None
     try:
-        load()
+        settings = load()
     except ValidationError as exc:
-        return [
-            f"{'_'.join(str(part) for part in error['loc']).upper() or 'settings'}: "
-            f"{error['msg']} (got {error['input']!r})"
-            if not _is_secret(error["loc"])
-            else f"{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors()
-        ]
-    return []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper() or "SETTINGS"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if not _is_secret(error["loc"]):
+                message += f" (got {redact_text(repr(error['input']))})"
+            found.setdefault(name, message)
+    checks: list[tuple[str, str]] = []
+    if settings is not None:
+        checks = settings.problems()
+    else:
+        # Some setting failed: trainer mode's token is still checked, on its own settings.
+        from servicekit.trainer.settings import AdminSettings
+
+        with contextlib.suppress(ValidationError):  # its own fields are among the errors above
+            checks = AdminSettings().problems()
+    for name, message in checks:
+        found.setdefault(name, message)
+    for name, message in environment_problems():
+        found.setdefault(name, message)
+    return [f"{name}: {message}" for name, message in found.items()]
 
 
 def _is_secret(location: tuple[int | str, ...]) -> bool:
@@ -62,10 +88,21 @@ class ServiceCli:
     def main(self, argv: Sequence[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog=self.prog, description=self.description)
         commands = parser.add_subparsers(dest="command", required=True)
-        serve = commands.add_parser("serve", help="run the service with uvicorn")
-        serve.add_argument("--host", default="127.0.0.1")
-        serve.add_argument("--port", type=int, default=self.default_port)
-        serve.add_argument("--workers", type=int, default=1)
+        serve = commands.add_parser(
+            "serve",
+            help="run the service with uvicorn",
+            description="Run the service with uvicorn; settings come from the environment.",
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        serve.add_argument("--port", type=int, default=self.default_port, help="port to listen on")
+        serve.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="worker processes (more than 1: set PROMETHEUS_MULTIPROC_DIR; trainer mode "
+            "needs 1)",
+        )
         if self.add_extra is not None:
             self.add_extra(commands)
         commands.add_parser("loggers", help="print the logger tree after the app's logging set-up")
@@ -89,12 +126,16 @@ class ServiceCli:
             for problem in problems:
                 print(f"  {problem}", file=sys.stderr)
             return 2
-        if args.command == "serve":
-            self._serve(parser, args)
-        elif args.command == "loggers":
-            self._loggers()
-        elif self.run_extra is None or not self.run_extra(args):
-            parser.error(f"unknown command {args.command}")
+        try:
+            if args.command == "serve":
+                self._serve(parser, args)
+            elif args.command == "loggers":
+                self._loggers()
+            elif self.run_extra is None or not self.run_extra(args):
+                parser.error(f"unknown command {args.command}")
+        except CommandFailed as exc:
+            print(f"{self.prog} {args.command}: {exc}", file=sys.stderr)
+            return 1
         return 0
 
     def _serve(self, parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import uvicorn
 
+#: In-flight requests get this long to finish after SIGTERM (compose's stop_grace_period allows
+#: for it plus the telemetry flush, observability.telemetry.SHUTDOWN_TIMEOUT_SECONDS).
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
 
 def _fresh_multiprocess_dir() -> None:
     """prometheus-client's multiprocess mode keeps one file per worker; files left by an earlier
@@ -50,5 +54,5 @@ def serve_app(
         access_log=False,
         proxy_headers=True,
         server_header=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )

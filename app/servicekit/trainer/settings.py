@@ -56,6 +56,21 @@ class AdminSettings(BaseSettings):
     admin_token_file: Path | None = None
     admin_token: SecretStr | None = None
 
+    def problems(self) -> list[tuple[str, str]]:
+        """``(variable, what is wrong)`` for what pydantic cannot check by itself (the admin
+        token, which may live in a file); the command line refuses to start on any."""
+        try:
+            self.admin_token_value()
+        except WeakAdminTokenError as exc:
+            if self.admin_token_file is not None:
+                variable = "ADMIN_TOKEN_FILE"
+            elif self.admin_token is not None:
+                variable = "ADMIN_TOKEN"
+            else:
+                variable = "ADMIN_ENABLED"
+            return [(variable, str(exc))]
+        return []
+
     def admin_token_value(self) -> str | None:
         """The admin token when trainer mode is on (None when off).
 
