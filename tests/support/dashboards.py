@@ -20,6 +20,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "grafana" / "dashboards"
+IMPORTS = ROOT / "grafana" / "import"  # the same dashboards in Grafana's import format
 DATASOURCE_PROVISIONING = ROOT / "grafana" / "provisioning" / "datasources"
 
 # docs/architecture.md: used when the provisioning file is not there.
