@@ -88,9 +88,17 @@ UIDS = {
 }
 
 Json = dict[str, Any]
-Panel = Builder[dm.Panel]
-Item = tuple[Builder[Any], int, int]  # a panel or row builder, its width and height
-Query = Builder[Any]
+Panel = (
+    timeseries_b.Panel
+    | stat_b.Panel
+    | table_b.Panel
+    | heatmap_b.Panel
+    | logs_b.Panel
+    | nodegraph_b.Panel
+    | dash.Panel
+)
+Item = tuple[Panel | dash.Row, int, int]  # a panel or row builder, its width and height
+Query = prom_q.Dataquery | loki_q.Dataquery | tempo_q.TempoQuery
 # (matcher id, matcher option, properties): an override, applied by the panel helpers.
 Override = tuple[str, str, list[dm.DynamicConfigValue]]
 
@@ -445,7 +453,7 @@ def node_graph(title: str, description: str, targets: Sequence[Query]) -> Panel:
 
 def generic_panel(
     panel_type: str, title: str, description: str, targets: Sequence[Query], ds: cm.DataSourceRef
-) -> Panel:
+) -> dash.Panel:
     """A panel type the SDK has no builder for (traces, alertlist): the generic panel builder
     with the type's name; its options are then plain JSON."""
     return _common(dash.Panel().type(panel_type), title, description, targets, ds, None)  # type: ignore[no-any-return]
@@ -461,7 +469,7 @@ def value_map(options: dict[str, tuple[str, str]]) -> dm.ValueMapping:
     )
 
 
-def row(title: str) -> Builder[dm.RowPanel]:
+def row(title: str) -> dash.Row:
     return dash.Row(title).collapsed(False)
 
 
@@ -1548,7 +1556,7 @@ def zero_if_none(expr: str, label: str) -> str:
 
 
 def pipeline_dashboard() -> Json:
-    def signals(template: str, legend: str) -> list[Json]:
+    def signals(template: str, legend: str) -> list[Query]:
         return [
             prom(template.format(item=item), legend.format(signal=signal))
             for item, signal in (
