@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -229,9 +230,73 @@ def test_checker_reports_v2_layout_and_bad_uid() -> None:
 
 def test_generator_check_mode_detects_a_stale_file(tmp_path: Path, monkeypatch) -> None:
     builder = _builder()
-    monkeypatch.setattr(builder, "OUT", tmp_path)
+    monkeypatch.setattr(builder, "OUT", tmp_path / "dashboards")
+    monkeypatch.setattr(builder, "IMPORT_OUT", tmp_path / "import")
     assert builder.main([]) == 0
     assert builder.main(["--check"]) == 0
-    stale = tmp_path / "logs.json"
-    stale.write_text(json.dumps({"edited": "by hand"}), encoding="utf-8")
+    for stale in (tmp_path / "dashboards" / "logs.json", tmp_path / "import" / "traces.json"):
+        good = stale.read_text(encoding="utf-8")
+        stale.write_text(json.dumps({"edited": "by hand"}), encoding="utf-8")
+        assert builder.main(["--check"]) == 1
+        stale.write_text(good, encoding="utf-8")
+        assert builder.main(["--check"]) == 0
+    (tmp_path / "import" / "business.json").unlink()
     assert builder.main(["--check"]) == 1
+
+
+# --- Grafana's import format (grafana/import/) ---------------------------------------------------
+
+IMPORTS = {path.name: d.load(path) for path in sorted(d.IMPORTS.glob("*.json"))}
+
+
+def test_committed_import_files_match_the_generator() -> None:
+    built = _builder().build_imports()
+    assert sorted(built) == sorted(BOARDS) == sorted(IMPORTS)
+    for name, text in built.items():
+        assert (d.IMPORTS / name).read_text(encoding="utf-8") == text, f"import/{name} is stale"
+
+
+def test_import_files_are_not_provisioned() -> None:
+    # The file provider walks its folder recursively: a copy below grafana/dashboards/ would be
+    # a second dashboard with the same uid.
+    assert not d.IMPORTS.resolve().is_relative_to(d.DASHBOARDS.resolve())
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_import_asks_for_each_datasource_and_yields_the_provisioned_dashboard(name: str) -> None:
+    """What Grafana's import does (pkg/services/dashboardimport/utils/dash_template_evaluator.go:
+    every "${<input>}" replaced by the chosen datasource's uid) turns the import file into the
+    provisioned dashboard again, with the chosen datasources as the variables' defaults."""
+    exported = IMPORTS[name]
+    inputs = {i["name"]: i for i in exported["__inputs"]}
+    ds_vars = [v for v in d.variables(BOARDS[name]).values() if v["type"] == "datasource"]
+    assert {i["pluginId"] for i in inputs.values()} == {v["query"] for v in ds_vars}
+    assert all(i["type"] == "datasource" for i in inputs.values())
+    text = json.dumps(exported)
+    assert set(re.findall(r"\$\{(DS_[A-Z_]+)\}", text)) == set(inputs)
+    chosen = {f"${{{n}}}": f"their-{i['pluginId']}" for n, i in inputs.items()}
+    imported = json.loads(re.sub(r"\$\{DS_[A-Z_]+\}", lambda m: chosen[m.group(0)], text))
+    for key in ("__inputs", "__elements", "__requires"):
+        imported.pop(key)
+    expected = copy.deepcopy(BOARDS[name])
+    expected.pop("__comment")
+    for var in d.variables(expected).values():
+        if var["type"] == "datasource":
+            uid = f"their-{var['query']}"
+            var["current"] = {"selected": False, "text": uid, "value": uid}
+    assert imported == expected
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_import_requires_the_pinned_grafana_and_every_plugin(name: str) -> None:
+    exported = IMPORTS[name]
+    requires = {(r["type"], r["id"]): r for r in exported["__requires"]}
+    env = dict(
+        line.split("=", 1)
+        for line in (d.ROOT / ".env").read_text(encoding="utf-8").splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    assert requires["grafana", "grafana"]["version"] == env["GRAFANA_TAG"]
+    panel_types = {p["type"] for p in d.iter_panels(exported)} - {"row"}
+    assert {i for t, i in requires if t == "panel"} == panel_types
+    assert [r["id"] for r in exported["__requires"]] == sorted(r["id"] for r in requires.values())

@@ -20,6 +20,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "grafana" / "dashboards"
+IMPORTS = ROOT / "grafana" / "import"  # the same dashboards in Grafana's import format
 DATASOURCE_PROVISIONING = ROOT / "grafana" / "provisioning" / "datasources"
 
 # docs/architecture.md: used when the provisioning file is not there.
@@ -263,6 +264,13 @@ _SOURCES = (
     ("prometheus", re.compile(r"\b(up|scrape_\w+|prometheus_\w+)\b")),
     ("alertmanager", re.compile(r"\balertmanager_")),
     ("alert receiver", re.compile(r"\balert_receiver_")),
+    # OpenTelemetry SDK HTTP metrics (prometheus/rules/http_sources.yml reads them).
+    (
+        "otel sdk",
+        re.compile(
+            r"\b(http_server_request_duration_seconds_|http_server_active_requests\b|target_info\b)"
+        ),
+    ),
     ("app", re.compile(r"\b(http_request|http_requests|loan_)\w*")),
 )
 

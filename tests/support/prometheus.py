@@ -133,8 +133,12 @@ def wait_ready(
 
 
 @contextmanager
-def running_prometheus(tmp: Path, targets: Mapping[str, str]) -> Iterator[Prometheus]:
-    """Prometheus scraping ``targets`` (job -> host:port, `prometheus` added automatically)."""
+def running_prometheus(
+    tmp: Path, targets: Mapping[str, str], *, extra_jobs: Mapping[str, str] | None = None
+) -> Iterator[Prometheus]:
+    """Prometheus scraping ``targets`` (job -> host:port, `prometheus` added automatically), and
+    ``extra_jobs`` (job -> host:port): scrape jobs of services that are not in the project's
+    config, such as another team's OpenTelemetry-instrumented service."""
     binary = require_executable("prometheus")
     port = free_port()
     address = f"{LOOPBACK}:{port}"
@@ -142,6 +146,10 @@ def running_prometheus(tmp: Path, targets: Mapping[str, str]) -> Iterator[Promet
     config_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(RULES, config_dir / "rules", dirs_exist_ok=True)
     config = local_config({**targets, "prometheus": address})
+    config["scrape_configs"] += [
+        {"job_name": job, "static_configs": [{"targets": [target]}]}
+        for job, target in (extra_jobs or {}).items()
+    ]
     config_path = config_dir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     log = tmp / "prometheus.log"

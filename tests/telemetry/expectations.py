@@ -385,6 +385,8 @@ UNAVAILABLE_SOURCES: Final = {
     "stack",
     "alert receiver": "alert_receiver_* series come from the alert receiver, which target 1 does "
     "not run",
+    "otel sdk": "http_server_* and target_info come from a service instrumented with the "
+    "OpenTelemetry SDK, which target 1 does not run (tests/telemetry/test_red_sources.py does)",
 }
 # Series that exist only after something that a healthy run must not do.
 UNAVAILABLE_METRICS: Final = {
