@@ -166,4 +166,6 @@ def test_services_stop_quickly_with_the_collector_unreachable(tmp_path: Path, mo
             (line["level"], line["event"]) for line in sdk_lines if line["level"] != "warning"
         ]
         shapes = Counter((line["logger"], _NUMBERS.sub("#", line["event"])) for line in sdk_lines)
-        assert max(shapes.values()) == 1, shapes.most_common(3)
+        # Each failure shape at most once (rate-limited); a silent collector may not have timed
+        # out any export before the stop, so there may be none.
+        assert max(shapes.values(), default=0) <= 1, shapes.most_common(3)
