@@ -79,7 +79,7 @@ Environment variables honoured
     instrumentation reads it. Import ``observability`` before instrumenting anything else.
 ``PROMETHEUS_MULTIPROC_DIR``
     prometheus-client multiprocess mode: correct totals across ``uvicorn --workers N``, no
-    exemplars (see docs/observability.md). Must be set before ``prometheus_client`` is imported.
+    exemplars (see the package README). Must be set before ``prometheus_client`` is imported.
 
 Testing: every setup function takes its providers and registry as arguments; pass an SDK
 ``TracerProvider``/``LoggerProvider`` and ``span_exporter``/``log_exporter`` (in-memory) and a

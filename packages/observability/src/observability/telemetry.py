@@ -15,6 +15,7 @@ from opentelemetry import _logs, trace
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
+from observability._extras import DISTRIBUTION, available, require
 from observability.environment import EXPORTER_CHOICES
 from observability.log_config import OtlpLogHandler, install_otlp_handler
 from observability.redaction import redact_attributes, redact_text
@@ -198,9 +199,12 @@ def _otlp_span_exporter() -> Any:
     # No endpoint argument: the exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT itself and,
     # for HTTP, appends /v1/traces to the base endpoint.
     if _protocol("TRACES") == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()
+        grpc = require(
+            "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+            extra="grpc",
+            needed_by="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc",
+        )
+        return grpc.OTLPSpanExporter()
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter as HttpSpanExporter,
     )
@@ -210,9 +214,12 @@ def _otlp_span_exporter() -> Any:
 
 def _otlp_log_exporter() -> Any:
     if _protocol("LOGS") == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-
-        return OTLPLogExporter()
+        grpc = require(
+            "opentelemetry.exporter.otlp.proto.grpc._log_exporter",
+            extra="grpc",
+            needed_by="OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc",
+        )
+        return grpc.OTLPLogExporter()
     from opentelemetry.exporter.otlp.proto.http._log_exporter import (
         OTLPLogExporter as HttpLogExporter,
     )
@@ -442,22 +449,40 @@ def _build(
     if owns_globals:
         trace.set_tracer_provider(tracer_provider)
         _logs.set_logger_provider(logger_provider)
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
-        instrumentor = HTTPXClientInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(tracer_provider=tracer_provider)
-            telemetry._instrumented_httpx = True
+        _instrument_httpx_globally(telemetry, tracer_provider)
     return telemetry
+
+
+def _instrument_httpx_globally(telemetry: Telemetry, tracer_provider: Any) -> None:
+    # Without httpx there is nothing to propagate through; with httpx but without the extra,
+    # outgoing calls would silently lose the trace: say so once.
+    if not available("httpx"):
+        return
+    if not available("opentelemetry.instrumentation.httpx"):
+        logging.getLogger(__name__).warning(
+            "httpx is installed but not traced: install the 'httpx' extra "
+            "(pip install '%s[httpx]') for client spans and trace propagation",
+            DISTRIBUTION,
+        )
+        return
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    instrumentor = HTTPXClientInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=tracer_provider)
+        telemetry._instrumented_httpx = True
 
 
 def instrument_httpx_client(client: Any, *, tracer_provider: Any = None) -> None:
     """Trace one httpx client (client spans, ``traceparent`` injected). Idempotent."""
     if sdk_disabled() or getattr(client, "_is_instrumented_by_opentelemetry", False):
         return
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
-    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
+    httpx_instrumentation = require(
+        "opentelemetry.instrumentation.httpx",
+        extra="httpx",
+        needed_by="observability.instrument_httpx_client",
+    )
+    httpx_instrumentation.HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
 
 
 def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
@@ -468,6 +493,11 @@ def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
     """
     if sdk_disabled():
         return
+    require(
+        "opentelemetry.instrumentation.sqlalchemy",
+        extra="sqlalchemy",
+        needed_by="observability.instrument_sqlalchemy",
+    )
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
     from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqla_version
     from opentelemetry.metrics import get_meter
