@@ -482,7 +482,9 @@ def instrument_httpx_client(client: Any, *, tracer_provider: Any = None) -> None
         extra="httpx",
         needed_by="observability.instrument_httpx_client",
     )
-    httpx_instrumentation.HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
+    httpx_instrumentation.HTTPXClientInstrumentor.instrument_client(
+        client, tracer_provider=tracer_provider
+    )
 
 
 def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
