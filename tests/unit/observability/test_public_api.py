@@ -1,4 +1,4 @@
-"""The package's public API is `observability.__all__`, what its docstring shows, and nothing else."""
+"""The public API is `observability.__all__`, what its docstring shows, and nothing else."""
 
 from __future__ import annotations
 
@@ -74,10 +74,7 @@ def test_a_private_name_is_not_importable_from_the_top_level(name: str) -> None:
 
 def test_a_fresh_import_binds_exactly_the_public_names() -> None:
     # In a new interpreter: what `import observability` alone exposes, before any lazy module.
-    code = (
-        "import observability as o; "
-        "print(sorted(n for n in vars(o) if not n.startswith('_')))"
-    )
+    code = "import observability as o; print(sorted(n for n in vars(o) if not n.startswith('_')))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
