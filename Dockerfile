@@ -7,11 +7,15 @@ FROM ${PYTHON_IMAGE} AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /srv
-# Dependencies first, in their own layer: source edits do not reinstall them.
+# Dependencies first, in their own layer: source edits do not reinstall them. uv reads every
+# workspace member's pyproject.toml to check the lock; --no-install-workspace leaves out the
+# project and the members (packages/observability), which the second sync installs as wheels.
 COPY pyproject.toml uv.lock ./
-RUN uv sync --locked --no-dev --no-install-project
+COPY packages/observability/pyproject.toml ./packages/observability/
+RUN uv sync --locked --no-dev --no-install-workspace
 COPY README.md ./
 COPY app ./app
+COPY packages ./packages
 RUN uv sync --locked --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE}

@@ -21,8 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import event
 
 import loan_api.main
-from observability.instrumentation import DEFAULT_EXCLUDED_PATHS
-from observability.routes import route_of
+from observability import DEFAULT_EXCLUDED_PATHS, route_of
 
 _ERROR = Status(StatusCode.ERROR)
 _PROPAGATED = (b"traceparent", b"tracestate")

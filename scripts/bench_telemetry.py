@@ -105,8 +105,8 @@ def add_basehttp_metrics(app: Any, registry: Any) -> None:
     from prometheus_client import Counter, Gauge, Histogram
     from starlette.middleware.base import BaseHTTPMiddleware
 
-    from observability.metrics import DURATION_BUCKETS, HTTP_METHODS
-    from observability.routes import route_of
+    from observability._metrics import DURATION_BUCKETS, HTTP_METHODS
+    from observability._routes import route_of
 
     labels = ["method", "route", "status_code", "app_name"]
     duration = Histogram(

@@ -41,8 +41,7 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter
 
 from alert_receiver.payload import Alert, Notification
-from observability import redact
-from observability.redaction import redact_url
+from observability import redact, redact_url
 
 __all__ = ["MAX_VALUE_CHARS", "NotificationMetrics", "alert_fields", "record_notification"]
 

@@ -38,8 +38,7 @@ def configuration_problems(load: Callable[[], _ServiceSettings]) -> list[str]:
     setting stops the command before anything starts, with these lines instead of a traceback.
     Values are shown only for settings that are not secret, URLs without their user info.
     """
-    from observability.environment import environment_problems
-    from observability.redaction import redact_text
+    from observability import environment_problems, redact_text
 
     found: dict[str, str] = {}
     settings: _ServiceSettings | None = None

@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 
 #: In-flight requests get this long to finish after SIGTERM (compose's stop_grace_period allows
-#: for it plus the telemetry flush, observability.telemetry.SHUTDOWN_TIMEOUT_SECONDS).
+#: for it plus the telemetry flush, observability._telemetry.SHUTDOWN_TIMEOUT_SECONDS).
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 

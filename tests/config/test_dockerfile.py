@@ -57,3 +57,26 @@ def test_final_stage_runs_as_an_unprivileged_user() -> None:
 def test_the_parser_sees_a_root_user_when_there_is_one() -> None:
     steps = instructions("FROM python:3.13.1-slim-trixie\nUSER root\n")
     assert [rest for keyword, rest in steps if keyword == "USER"] == ["root"]
+
+
+def test_the_image_installs_every_workspace_member() -> None:
+    """The services import `observability` from the workspace member packages/observability."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    members = pyproject["tool"]["uv"]["workspace"]["members"]
+    assert members == ["packages/observability"]
+    steps = instructions(DOCKERFILE.read_text())
+    build = steps[: max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM")]
+    syncs = [i for i, (keyword, rest) in enumerate(build) if keyword == "RUN" and "uv sync" in rest]
+    first_sync, last_sync = syncs[0], syncs[-1]
+    copies_before_first = [rest for keyword, rest in build[:first_sync] if keyword == "COPY"]
+    copies_before_last = [rest for keyword, rest in build[:last_sync] if keyword == "COPY"]
+    for member in members:
+        # uv checks the lock against each member's pyproject.toml, so the dependency layer needs
+        # it; the last sync builds the member from its sources (README.md is its readme).
+        assert f"{member}/pyproject.toml ./{member}/" in copies_before_first
+        assert (ROOT / member / "README.md").is_file()
+    assert "--no-install-workspace" in build[first_sync][1]
+    assert "packages ./packages" in copies_before_last
+    # .dockerignore must not drop the member's sources or its readme.
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert not {"packages", "packages/*", "*.md", "README.md"} & set(ignored)

@@ -31,7 +31,7 @@ from doc_tagger.config import TaggerSettings
 from doc_tagger.main import create_app as create_tagger_app
 from loan_api.main import _MULTIPART_ALLOWANCE
 from loan_api.migrate import upgrade
-from observability.metrics import PrometheusMiddleware
+from observability._metrics import PrometheusMiddleware
 from observability.testing import Capture, capture_telemetry, reset_global_state
 from servicekit.limits import BodySizeLimitMiddleware
 from servicekit.problems import install_problem_handlers

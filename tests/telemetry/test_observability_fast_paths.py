@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 import observability
-from observability.log_config import bound_logger
+from observability._log_config import bound_logger
 from observability.testing import Capture, capture_telemetry, reset_global_state
 
 
@@ -108,7 +108,7 @@ def test_query_spans(tmp_path: object) -> None:
 
 
 def test_access_logger_follows_reconfiguration() -> None:
-    from observability.log_config import bound_logger
+    from observability._log_config import bound_logger
 
     first, second = io.StringIO(), io.StringIO()
     observability.configure_logging(service_name="one", fmt="json", stream=first)

@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 import observability
-from observability.log_config import OtlpLogHandler
+from observability._log_config import OtlpLogHandler
 from observability.testing import reset_global_state
 
 ROOT = Path(__file__).resolve().parents[2]

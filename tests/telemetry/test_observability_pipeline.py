@@ -363,7 +363,7 @@ async def test_unhandled_exception_is_counted_traced_and_logged_once(stack: Stac
 
 def raise_marked() -> None:
     exc = RuntimeError("again")
-    observability.metrics.mark_logged(exc)
+    observability._metrics.mark_logged(exc)
     raise exc
 
 

@@ -3,6 +3,7 @@ opentelemetry-exporter-otlp-proto-grpc 1.45.2, opentelemetry-exporter-otlp-commo
 
 from __future__ import annotations
 
+from importlib import metadata
 from importlib.metadata import entry_points
 
 import opentelemetry.sdk.environment_variables as sdk_variables
@@ -10,7 +11,7 @@ from opentelemetry.exporter.otlp.proto.grpc import exporter as grpc_exporter
 from opentelemetry.sdk import _configuration
 from opentelemetry.sdk.trace import sampling
 
-from observability.environment import (
+from observability._environment import (
     _BATCH_INTEGERS,
     EXPORTER_CHOICES,
     GRPC_COMPRESSIONS,
@@ -30,9 +31,18 @@ def test_samplers_are_those_the_tracer_provider_reads() -> None:
 
 
 def test_exporter_names_are_the_sdks_entry_points() -> None:
+    # "console" is the SDK's; "otlp" is registered by the opentelemetry-exporter-otlp
+    # meta-package (the services install it), which the package itself does not need: it depends
+    # on the HTTP exporter (otlp_proto_http) and builds its exporters itself.
+    try:
+        metadata.distribution("opentelemetry-exporter-otlp")
+        meta_package = True
+    except metadata.PackageNotFoundError:
+        meta_package = False
     for group in ("opentelemetry_traces_exporter", "opentelemetry_logs_exporter"):
         names = {ep.name for ep in entry_points(group=group)}
-        assert {"otlp", "console"} <= names, (group, names)
+        assert {"console", "otlp_proto_http"} <= names, (group, names)
+        assert ("otlp" in names) is meta_package, (group, names)
     assert "none" in EXPORTER_CHOICES
 
 

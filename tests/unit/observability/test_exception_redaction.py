@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import StatementError
 
 from observability import REDACTED, configure_logging, setup_telemetry
-from observability.redaction import exception_text, redact_text
+from observability._redaction import exception_text, redact_text
 
 NAME = "Zebulon"
 EMAIL = "zebulon.quux@example.org"

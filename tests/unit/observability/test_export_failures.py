@@ -24,8 +24,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from observability import configure_logging, setup_telemetry
-from observability.log_config import EXPORT_FAILURE_LOGGERS, EXPORT_FAILURE_MESSAGES
-from observability.telemetry import Telemetry
+from observability._log_config import EXPORT_FAILURE_LOGGERS, EXPORT_FAILURE_MESSAGES
+from observability._telemetry import Telemetry
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, Any]]:

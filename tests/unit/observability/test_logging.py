@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 import observability
-from observability.log_config import ExportErrorRateLimit
+from observability._log_config import ExportErrorRateLimit
 from observability.loggers import logger_tree, main
 
 

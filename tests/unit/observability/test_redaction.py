@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from observability import REDACTED, SENSITIVE_KEYS, is_sensitive_key, redact
-from observability.redaction import redact_attributes, redact_query, redact_url
+from observability._redaction import redact_attributes, redact_query, redact_url
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from observability.resource import build_resource
-from observability.routes import UNMATCHED, match_route, route_of
+from observability._resource import build_resource
+from observability._routes import UNMATCHED, match_route, route_of
 
 
 def app_with_routes() -> FastAPI:

@@ -11,7 +11,7 @@ them by shape instead (the value parts of database driver messages, ``key=value`
 is in :data:`SENSITIVE_KEYS`, e-mail addresses, bearer credentials, URL user info and sensitive
 query parameters), keeping what diagnoses the fault (exception type, constraint and column names,
 the SQL with its placeholders). :func:`exception_text` is the traceback every sink records: log
-lines, OTLP log records, span exception events and span status (see docs/observability.md,
+lines, OTLP log records, span exception events and span status (see the package README,
 "What reaches telemetry on error paths").
 """
 

@@ -12,15 +12,15 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.routing import Mount
 from starlette.types import Scope
 
-from observability.metrics import (
+from observability._metrics import (
     HttpMetrics,
     PrometheusMiddleware,
     metrics_endpoint,
     serving_registry,
 )
-from observability.redaction import SENSITIVE_KEYS
-from observability.resource import resolve_service_name, sdk_disabled
-from observability.routes import UNMATCHED, route_of
+from observability._redaction import SENSITIVE_KEYS
+from observability._resource import resolve_service_name, sdk_disabled
+from observability._routes import UNMATCHED, route_of
 
 __all__ = ["DEFAULT_EXCLUDED_PATHS", "instrument_app"]
 
@@ -93,7 +93,7 @@ def instrument_app(
       not traced; no headers captured unless ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`` asks,
       and then sensitive ones redacted). ``tracer_provider`` defaults to the global one. Skipped
       under ``OTEL_SDK_DISABLED=true``.
-    - Metrics: :class:`~observability.metrics.PrometheusMiddleware` on ``registry`` (default:
+    - Metrics: :class:`~observability._metrics.PrometheusMiddleware` on ``registry`` (default:
       ``prometheus_client.REGISTRY``, which also carries the process and platform collectors),
       wrapping the middleware added before this call (add yours first: one access line and one
       observation per answer, whoever gives it).

@@ -29,8 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from observability.log_config import bound_logger
-from observability.routes import route_of
+from observability._log_config import bound_logger
+from observability._routes import route_of
 
 __all__ = [
     "HTTP_METHODS",

@@ -23,13 +23,13 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from structlog.types import EventDict, Processor, WrappedLogger
 
-from observability.redaction import (
+from observability._redaction import (
     exception_message,
     exception_text,
     redact_event_dict,
     redact_text,
 )
-from observability.resource import resolve_service_name
+from observability._resource import resolve_service_name
 
 __all__ = [
     "EXPORT_FAILURE_LOGGERS",
@@ -138,7 +138,7 @@ def _exc_info(value: Any) -> _ExcInfo | None:
 
 def render_exception(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: the exception of ``exc_info`` rendered into ``exception`` as a plain
-    traceback (no local variables) through :func:`~observability.redaction.redact_text`.
+    traceback (no local variables) through :func:`~observability._redaction.redact_text`.
 
     Every sink takes its exception text from here: the JSON and console renderers print
     ``exception``; the OTLP handler sends it as ``exception.stacktrace``. ``exc_info`` stays in

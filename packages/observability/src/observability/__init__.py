@@ -79,41 +79,60 @@ Environment variables honoured
     instrumentation reads it. Import ``observability`` before instrumenting anything else.
 ``PROMETHEUS_MULTIPROC_DIR``
     prometheus-client multiprocess mode: correct totals across ``uvicorn --workers N``, no
-    exemplars (see docs/observability.md). Must be set before ``prometheus_client`` is imported.
+    exemplars (see the package README). Must be set before ``prometheus_client`` is imported.
 
 Testing: every setup function takes its providers and registry as arguments; pass an SDK
 ``TracerProvider``/``LoggerProvider`` and ``span_exporter``/``log_exporter`` (in-memory) and a
 fresh ``CollectorRegistry``, and nothing global is touched except the root logger's handlers
 (:func:`reset_logging` removes them).
+
+Public names
+------------
+Everything importable from ``observability`` is listed here (and in ``__all__``, pinned by a
+test); every other module is private (an underscore module) and may change in any release.
+
+Setup: ``configure_logging``, ``reset_logging``, ``setup_telemetry``, ``Telemetry``,
+``instrument_app`` (``DEFAULT_EXCLUDED_PATHS``: the paths it does not trace),
+``instrument_sqlalchemy``, ``instrument_httpx_client``, ``PrometheusMiddleware`` (what
+``instrument_app`` adds, for an app that wires it by hand), ``environment_problems``.
+
+Spans and errors: ``record_exception(span, exc)`` (event and ERROR status);
+``mark_logged(exc)`` / ``already_logged(exc)`` (an exception logged once with its trace context
+is not logged again by the request line).
+
+Redaction: ``redact``, ``redact_text``, ``redact_url`` (user info and sensitive query
+parameters), ``exception_message`` (``str(exc)`` redacted), ``SENSITIVE_KEYS``,
+``is_sensitive_key``, ``REDACTED``.
+
+Routes: ``route_of(scope, routes)`` (the route template the metrics and the access line use,
+``UNMATCHED`` when none matches), ``match_route(routes, scope)`` (the template or ``None``);
+``resolve_service_name(name)`` (``OTEL_SERVICE_NAME`` wins).
+
+Modules: ``observability.loggers`` (the logger tree) and ``observability.testing``
+(``capture_telemetry``, ``reset_global_state``: the in-memory pipeline for tests).
 """
 
-from __future__ import annotations
-
-import os
+import os as _os
 
 # Before any instrumentation is imported: the contrib packages read it once per process.
-os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+_os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
-from observability.environment import environment_problems
-from observability.instrumentation import DEFAULT_EXCLUDED_PATHS, instrument_app
-from observability.log_config import (
-    ExportErrorRateLimit,
-    OtlpLogHandler,
-    add_trace_context,
-    configure_logging,
-    reset_logging,
-)
-from observability.metrics import HttpMetrics, PrometheusMiddleware
-from observability.redaction import (
+from observability._environment import environment_problems
+from observability._instrumentation import DEFAULT_EXCLUDED_PATHS, instrument_app
+from observability._log_config import configure_logging, reset_logging
+from observability._metrics import PrometheusMiddleware, already_logged, mark_logged
+from observability._redaction import (
     REDACTED,
     SENSITIVE_KEYS,
+    exception_message,
     is_sensitive_key,
     redact,
     redact_text,
+    redact_url,
 )
-from observability.routes import UNMATCHED
-from observability.telemetry import (
-    RedactingSpanExporter,
+from observability._resource import resolve_service_name
+from observability._routes import UNMATCHED, match_route, route_of
+from observability._telemetry import (
     Telemetry,
     instrument_httpx_client,
     instrument_sqlalchemy,
@@ -121,13 +140,16 @@ from observability.telemetry import (
     setup_telemetry,
 )
 
+_PUBLIC_MODULES = ("loggers", "testing")
+
 
 def __getattr__(name: str) -> object:
-    # Imported lazily so `python -m observability.loggers` runs without a double import.
-    if name == "loggers":
+    # Imported on first use: `python -m observability.loggers` runs without a double import, and
+    # the test helpers cost nothing in production.
+    if name in _PUBLIC_MODULES:
         import importlib
 
-        return importlib.import_module("observability.loggers")
+        return importlib.import_module(f"observability.{name}")
     raise AttributeError(f"module 'observability' has no attribute {name!r}")
 
 
@@ -136,23 +158,26 @@ __all__ = [
     "REDACTED",
     "SENSITIVE_KEYS",
     "UNMATCHED",
-    "ExportErrorRateLimit",
-    "HttpMetrics",
-    "OtlpLogHandler",
     "PrometheusMiddleware",
-    "RedactingSpanExporter",
     "Telemetry",
-    "add_trace_context",
+    "already_logged",
     "configure_logging",
     "environment_problems",
+    "exception_message",
     "instrument_app",
     "instrument_httpx_client",
     "instrument_sqlalchemy",
     "is_sensitive_key",
     "loggers",
+    "mark_logged",
+    "match_route",
     "record_exception",
     "redact",
     "redact_text",
+    "redact_url",
     "reset_logging",
+    "resolve_service_name",
+    "route_of",
     "setup_telemetry",
+    "testing",
 ]

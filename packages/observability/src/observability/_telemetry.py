@@ -15,10 +15,11 @@ from opentelemetry import _logs, trace
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
-from observability.environment import EXPORTER_CHOICES
-from observability.log_config import OtlpLogHandler, install_otlp_handler
-from observability.redaction import redact_attributes, redact_text
-from observability.resource import build_resource, sdk_disabled
+from observability._environment import EXPORTER_CHOICES
+from observability._extras import DISTRIBUTION, available, require
+from observability._log_config import OtlpLogHandler, install_otlp_handler
+from observability._redaction import redact_attributes, redact_text
+from observability._resource import build_resource, sdk_disabled
 
 __all__ = [
     "SHUTDOWN_TIMEOUT_SECONDS",
@@ -30,7 +31,7 @@ __all__ = [
     "setup_telemetry",
 ]
 
-_log = logging.getLogger(__name__)
+_log = logging.getLogger("observability.telemetry")
 _lock = threading.Lock()
 _global: Telemetry | None = None
 _MARK = "_observability_pipeline"
@@ -65,10 +66,10 @@ class _OnceShutdown:
 class RedactingSpanExporter(_OnceShutdown, SpanExporter):
     """Wraps a span exporter; spans leave with sensitive values redacted.
 
-    Attributes and event attributes by key (:func:`~observability.redaction.redact_attributes`);
+    Attributes and event attributes by key (:func:`~observability._redaction.redact_attributes`);
     the free text an exception leaves on a span, whoever recorded it (the SDK's
     ``start_as_current_span``, the contrib FastAPI/SQLAlchemy instrumentations, our own code), by
-    shape (:func:`~observability.redaction.redact_text`): the ``exception.message`` and
+    shape (:func:`~observability._redaction.redact_text`): the ``exception.message`` and
     ``exception.stacktrace`` of exception events and the status description. This is the one
     place every span passes before it leaves the process; spans are immutable once ended, so a
     redacted copy is exported (only for the spans that need it; the others pass as they are).
@@ -198,9 +199,12 @@ def _otlp_span_exporter() -> Any:
     # No endpoint argument: the exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT itself and,
     # for HTTP, appends /v1/traces to the base endpoint.
     if _protocol("TRACES") == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()
+        grpc = require(
+            "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+            extra="grpc",
+            needed_by="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc",
+        )
+        return grpc.OTLPSpanExporter()
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter as HttpSpanExporter,
     )
@@ -210,9 +214,12 @@ def _otlp_span_exporter() -> Any:
 
 def _otlp_log_exporter() -> Any:
     if _protocol("LOGS") == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-
-        return OTLPLogExporter()
+        grpc = require(
+            "opentelemetry.exporter.otlp.proto.grpc._log_exporter",
+            extra="grpc",
+            needed_by="OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc",
+        )
+        return grpc.OTLPLogExporter()
     from opentelemetry.exporter.otlp.proto.http._log_exporter import (
         OTLPLogExporter as HttpLogExporter,
     )
@@ -325,7 +332,7 @@ def setup_telemetry(
     """Traces and logs over OTLP, configured by the standard ``OTEL_*`` variables.
 
     Without providers: builds an SDK ``TracerProvider`` (sampler from ``OTEL_TRACES_SAMPLER``)
-    and ``LoggerProvider`` with the resource of :func:`observability.resource.build_resource`,
+    and ``LoggerProvider`` with the resource of :func:`observability._resource.build_resource`,
     sets them as the global providers, and instruments every httpx client. The globals can be set
     once per process: later calls return the first handle.
 
@@ -339,7 +346,7 @@ def setup_telemetry(
     ``http/protobuf`` after ``OTEL_EXPORTER_OTLP_PROTOCOL``). Queues are bounded (SDK defaults
     2048 spans / 2048 log records, ``OTEL_BSP_*``/``OTEL_BLRP_*``) and drop when full; exports
     run in the processors' threads, never in a request. The root logger gets one
-    :class:`~observability.log_config.OtlpLogHandler`.
+    :class:`~observability._log_config.OtlpLogHandler`.
     """
     global _global  # noqa: PLW0603
     explicit = tracer_provider is not None or logger_provider is not None
@@ -442,22 +449,42 @@ def _build(
     if owns_globals:
         trace.set_tracer_provider(tracer_provider)
         _logs.set_logger_provider(logger_provider)
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
-        instrumentor = HTTPXClientInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(tracer_provider=tracer_provider)
-            telemetry._instrumented_httpx = True
+        _instrument_httpx_globally(telemetry, tracer_provider)
     return telemetry
+
+
+def _instrument_httpx_globally(telemetry: Telemetry, tracer_provider: Any) -> None:
+    # Without httpx there is nothing to propagate through; with httpx but without the extra,
+    # outgoing calls would silently lose the trace: say so once.
+    if not available("httpx"):
+        return
+    if not available("opentelemetry.instrumentation.httpx"):
+        logging.getLogger("observability.telemetry").warning(
+            "httpx is installed but not traced: install the 'httpx' extra "
+            "(pip install '%s[httpx]') for client spans and trace propagation",
+            DISTRIBUTION,
+        )
+        return
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    instrumentor = HTTPXClientInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=tracer_provider)
+        telemetry._instrumented_httpx = True
 
 
 def instrument_httpx_client(client: Any, *, tracer_provider: Any = None) -> None:
     """Trace one httpx client (client spans, ``traceparent`` injected). Idempotent."""
     if sdk_disabled() or getattr(client, "_is_instrumented_by_opentelemetry", False):
         return
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
-    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
+    httpx_instrumentation = require(
+        "opentelemetry.instrumentation.httpx",
+        extra="httpx",
+        needed_by="observability.instrument_httpx_client",
+    )
+    httpx_instrumentation.HTTPXClientInstrumentor.instrument_client(
+        client, tracer_provider=tracer_provider
+    )
 
 
 def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
@@ -468,6 +495,11 @@ def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
     """
     if sdk_disabled():
         return
+    require(
+        "opentelemetry.instrumentation.sqlalchemy",
+        extra="sqlalchemy",
+        needed_by="observability.instrument_sqlalchemy",
+    )
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
     from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqla_version
     from opentelemetry.metrics import get_meter

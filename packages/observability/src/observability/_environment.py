@@ -20,7 +20,7 @@ from importlib.metadata import entry_points
 from typing import Final
 from urllib.parse import urlsplit
 
-from observability.redaction import redact_url
+from observability._redaction import redact_url
 
 __all__ = ["EXPORTER_CHOICES", "OTLP_PROTOCOLS", "environment_problems", "sampler_names"]
 

@@ -1,0 +1,27 @@
+"""Optional dependencies (the package's extras): a clear error when one is missing."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from types import ModuleType
+from typing import Final
+
+DISTRIBUTION: Final = "loan-desk-telemetry"
+
+
+def require(module: str, *, extra: str, needed_by: str) -> ModuleType:
+    """Import ``module`` or raise ``ModuleNotFoundError`` naming the extra that provides it."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            f"{needed_by} needs the {extra!r} extra ({exc.name} is not installed): "
+            f"pip install '{DISTRIBUTION}[{extra}]'",
+            name=exc.name,
+        ) from exc
+
+
+def available(module: str) -> bool:
+    """Whether ``module`` (a top-level package) is installed, without importing it."""
+    return importlib.util.find_spec(module) is not None

@@ -1,0 +1,81 @@
+"""The public API is `observability.__all__`, what its docstring shows, and nothing else."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import observability
+
+PUBLIC = [
+    "DEFAULT_EXCLUDED_PATHS",
+    "REDACTED",
+    "SENSITIVE_KEYS",
+    "UNMATCHED",
+    "PrometheusMiddleware",
+    "Telemetry",
+    "already_logged",
+    "configure_logging",
+    "environment_problems",
+    "exception_message",
+    "instrument_app",
+    "instrument_httpx_client",
+    "instrument_sqlalchemy",
+    "is_sensitive_key",
+    "loggers",
+    "mark_logged",
+    "match_route",
+    "record_exception",
+    "redact",
+    "redact_text",
+    "redact_url",
+    "reset_logging",
+    "resolve_service_name",
+    "route_of",
+    "setup_telemetry",
+    "testing",
+]
+PUBLIC_MODULES = {"loggers", "testing"}
+
+
+def test_all_is_pinned() -> None:
+    assert observability.__all__ == PUBLIC
+
+
+def test_every_public_name_is_importable_and_shown_in_the_docstring() -> None:
+    doc = observability.__doc__ or ""
+    for name in PUBLIC:
+        assert getattr(observability, name) is not None
+        shown = f"``{name}" if name not in PUBLIC_MODULES else f"``observability.{name}``"
+        assert shown in doc, name
+
+
+def test_every_other_module_is_private() -> None:
+    modules = {info.name for info in pkgutil.iter_modules(observability.__path__)}
+    assert {name for name in modules if not name.startswith("_")} == PUBLIC_MODULES
+    # Importing every module (which binds each as an attribute of the package) adds no public name.
+    for name in modules:
+        importlib.import_module(f"observability.{name}")
+    public = {name for name in vars(observability) if not name.startswith("_")}
+    assert public <= set(PUBLIC), sorted(public - set(PUBLIC))
+
+
+@pytest.mark.parametrize(
+    "name", ["routes", "telemetry", "log_config", "os", "annotations", "HttpMetrics", "Final"]
+)
+def test_a_private_name_is_not_importable_from_the_top_level(name: str) -> None:
+    with pytest.raises(ImportError):
+        exec(f"from observability import {name}", {})
+
+
+def test_a_fresh_import_binds_exactly_the_public_names() -> None:
+    # In a new interpreter: what `import observability` alone exposes, before any lazy module.
+    code = "import observability as o; print(sorted(n for n in vars(o) if not n.startswith('_')))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == repr(sorted(set(PUBLIC) - PUBLIC_MODULES))
