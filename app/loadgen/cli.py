@@ -11,7 +11,9 @@ Run-time control (trainer mode): with LOADGEN_ADMIN_TOKEN_FILE (or LOADGEN_ADMIN
 load generator polls the api's ``GET /admin/traffic`` every LOADGEN_CONTROL_INTERVAL_SECONDS (5)
 and follows the profile a trainer set there (calm, busy, spike; the canary's share); fields left
 null, and any time the api cannot be asked, mean the settings above. One control plane: the
-api's admin endpoint.
+api's admin endpoint. The token is held to the services' rule (at least 32 characters, no
+placeholder); a weak or unreadable one, or any invalid setting, stops loadgen with one line per
+variable and exit code 2, as the services' command line does.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import random
 import signal
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -29,8 +32,10 @@ from typing import Any
 
 import httpx
 import structlog
-from pydantic import Field, HttpUrl, SecretStr
+from pydantic import Field, HttpUrl, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.trainer.settings import WeakAdminTokenError, token_problem
 
 log = structlog.get_logger("loadgen")
 
@@ -56,9 +61,48 @@ class LoadSettings(BaseSettings):
     control_interval_seconds: float = Field(default=5.0, gt=0, le=300)
 
     def admin_token_value(self) -> str | None:
+        """The admin token (None: no run-time control).
+
+        Held to the services' rule (``servicekit.trainer.settings.token_problem``): raises
+        :class:`WeakAdminTokenError` when it cannot be read or is weak; the message never holds
+        the token."""
         if self.admin_token_file is not None:
-            return self.admin_token_file.read_text().strip() or None
-        return self.admin_token.get_secret_value() if self.admin_token else None
+            try:
+                token = self.admin_token_file.read_text().strip()
+            except OSError as exc:
+                raise WeakAdminTokenError(
+                    f"{self.admin_token_file} cannot be read: {type(exc).__name__}"
+                ) from None
+        elif self.admin_token is not None:
+            token = self.admin_token.get_secret_value().strip()
+        else:
+            return None
+        problem = token_problem(token)
+        if problem is not None:
+            raise WeakAdminTokenError(f"the admin token is refused: {problem}")
+        return token
+
+    def problems(self) -> list[tuple[str, str]]:
+        """``(variable, what is wrong)`` for what pydantic cannot check: the admin token."""
+        try:
+            self.admin_token_value()
+        except WeakAdminTokenError as exc:
+            variable = "ADMIN_TOKEN_FILE" if self.admin_token_file is not None else "ADMIN_TOKEN"
+            return [(f"LOADGEN_{variable}", str(exc))]
+        return []
+
+
+def configuration_problems() -> tuple[LoadSettings | None, list[str]]:
+    """The settings, or one line per invalid setting naming its variable (never a value)."""
+    try:
+        settings = LoadSettings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "LOADGEN_" + "_".join(str(part) for part in error["loc"]).upper()
+            lines.append(f"{name}: {error['msg']}")
+        return None, lines
+    return settings, [f"{name}: {message}" for name, message in settings.problems()]
 
 
 @dataclass(frozen=True)
@@ -347,7 +391,13 @@ async def run(
 
 
 def main() -> int:
-    settings = LoadSettings()
+    settings, problems = configuration_problems()
+    if settings is None or problems:
+        # As the services' command line does (servicekit.cli): exit 2, one line per setting.
+        print("loadgen: the configuration is not valid:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
     structlog.configure(
         processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()]
     )
