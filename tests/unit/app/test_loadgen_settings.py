@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.cli import LoadSettings, TrafficControl, main
+from loadgen.cli import main
+from loadgen.control import TrafficControl
+from loadgen.settings import LoadSettings
 from servicekit.trainer.settings import WeakAdminTokenError
 
 STRONG = "k3Jq9vXz2LmP8rTn5WcY7bHd4FgS6aQe"

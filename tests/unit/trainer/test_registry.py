@@ -10,7 +10,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from loadgen.cli import LoadSettings, TrafficControl
+from loadgen.control import TrafficControl
+from loadgen.settings import LoadSettings
 from servicekit.trainer.cli import build_parser, request_for
 from servicekit.trainer.registry import (
     TRAFFIC_PROFILES,
