@@ -4,8 +4,9 @@
 # shellcheck source=scripts/stack-env.sh
 . "$(dirname "$0")/stack-env.sh"
 
-echo "== docker compose config"
+echo "== docker compose config: the stack with the app, then the stack alone"
 docker compose config --quiet
+docker compose -f compose.observability.yaml config --quiet
 
 echo "== otelcol-contrib validate (${OTELCOL_IMAGE}:${OTELCOL_TAG})"
 # The image is FROM scratch with ENTRYPOINT /otelcol-contrib; `validate` is its subcommand.
@@ -14,9 +15,14 @@ docker run --rm \
   "${OTELCOL_IMAGE}:${OTELCOL_TAG}" validate --config=/etc/otelcol-contrib/config.yaml
 
 echo "== promtool check config + test rules (${PROMETHEUS_IMAGE}:${PROMETHEUS_TAG})"
-# The image is busybox-based: /bin/promtool next to /bin/prometheus, /bin/sh for the glob.
+# The image is busybox-based: /bin/promtool next to /bin/prometheus, /bin/sh for the glob. Mounted
+# as the stack with the app mounts them, so promtool also reads the app's file_sd target files.
 docker run --rm --entrypoint /bin/sh \
-  -v "$STACK_ROOT/prometheus:/etc/prometheus:ro" \
+  -v "$STACK_ROOT/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" \
+  -v "$STACK_ROOT/prometheus/rules:/etc/prometheus/rules:ro" \
+  -v "$STACK_ROOT/prometheus/tests:/etc/prometheus/tests:ro" \
+  -v "$STACK_ROOT/prometheus/targets/api.yml:/etc/prometheus/api.targets.yml:ro" \
+  -v "$STACK_ROOT/prometheus/targets/tagger.yml:/etc/prometheus/tagger.targets.yml:ro" \
   "${PROMETHEUS_IMAGE}:${PROMETHEUS_TAG}" -c '
     set -e
     promtool check config /etc/prometheus/prometheus.yml

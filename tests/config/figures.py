@@ -317,6 +317,25 @@ def sum_problems(
     return problems
 
 
+_STACK_LIMIT_SUM = re.compile(
+    r"[Ww]ithout\s+the\s+app,\s+the\s+stack's\s+limits\s+total\s+([\d,]+)\s+MiB"
+)
+
+
+def stack_sum_problems(where: str, text: str, stack: Mapping[str, Any]) -> Problems:
+    """`where` states the limits of the stack alone (compose.observability.yaml), and the figure
+    is what that file adds up to."""
+    limits_mib = sum(mem_limit(s) for s in stack["services"].values()) // MIB
+    stated = [int(n.replace(",", "")) for n in _STACK_LIMIT_SUM.findall(text)]
+    if not stated:
+        return [f"{where}: states no sum of the stack's limits without the app"]
+    return [
+        f"{where}: without the app the limits add up to {limits_mib} MiB, not {n}"
+        for n in stated
+        if n != limits_mib
+    ]
+
+
 def gomemlimit_problems(compose: Mapping[str, Any], collector: Mapping[str, Any]) -> Problems:
     """GOMEMLIMIT is 75-90 % of the service's mem_limit; the collector's memory_limiter refuses
     data below GOMEMLIMIT (limit_mib < GOMEMLIMIT < mem_limit, spike_limit_mib < limit_mib)."""

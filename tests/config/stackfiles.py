@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+# The stack with the app (compose.yaml includes the stack and applies the app's override to it),
+# and the stack alone.
 COMPOSE_FILE = ROOT / "compose.yaml"
+STACK_COMPOSE_FILE = ROOT / "compose.observability.yaml"
+APP_OVERRIDE_FILE = ROOT / "compose.observability.app.yaml"
+COMPOSE_FILES = (COMPOSE_FILE, STACK_COMPOSE_FILE, APP_OVERRIDE_FILE)
+LAYERS = ("stack", "full")
+PROMETHEUS_TARGETS = ROOT / "prometheus" / "targets"
 ENV_FILE = ROOT / ".env"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 STACK_DOC = ROOT / "docs" / "stack.md"
@@ -73,10 +80,95 @@ def interpolate(text: str, env: Mapping[str, str]) -> str:
     return _VAR.sub(replace, text).replace("$$", "$")
 
 
-def load_compose(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """compose.yaml with variables from .env (and `env`) substituted."""
+def load_compose(
+    env: Mapping[str, str] | None = None, layer: str = "full", *, interpolated: bool = True
+) -> dict[str, Any]:
+    """The model compose runs, with variables from .env (and `env`) substituted.
+
+    ``layer`` "full" is compose.yaml with its ``include`` resolved (the stack plus the app);
+    "stack" is compose.observability.yaml alone. ``interpolated=False`` keeps ``${...}`` as
+    written (the image pins are checked that way)."""
     values = {**load_env(), **(env or {})}
-    return yaml.safe_load(interpolate(COMPOSE_FILE.read_text(), values))
+
+    def parse(path: Path) -> dict[str, Any]:
+        text = path.read_text()
+        return yaml.safe_load(interpolate(text, values) if interpolated else text)
+
+    if layer == "stack":
+        return parse(STACK_COMPOSE_FILE)
+    if layer != "full":
+        raise ValueError(f"unknown layer {layer!r}; one of {LAYERS}")
+    model = parse(COMPOSE_FILE)
+    for entry in model.pop("include", None) or []:
+        paths = entry if isinstance(entry, str) else entry["path"]
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        included = parse(ROOT / paths[0])
+        for override in paths[1:]:
+            included = merge_override(included, parse(ROOT / override))
+        import_resources(included, model)
+    return model
+
+
+# compose-go override/merge.go: mappings merge key by key, lists append, these are replaced.
+_REPLACED_ON_MERGE = ("command", "entrypoint", "test")
+
+
+def merge_override(base: Any, override: Any, key: str = "") -> Any:
+    """``override`` applied to ``base`` as Compose merges an override file (enough for the
+    stack's override: mappings merge, sequences append, a command or healthcheck test is
+    replaced). Raises on a type clash, as compose does ("cannot override")."""
+    if key in _REPLACED_ON_MERGE:
+        return override
+    if isinstance(base, dict):
+        if not isinstance(override, dict):
+            raise ValueError(f"cannot override {key}")
+        merged = dict(base)
+        for name, value in override.items():
+            merged[name] = merge_override(base[name], value, name) if name in base else value
+        return merged
+    if isinstance(base, list):
+        if not isinstance(override, list):
+            raise ValueError(f"cannot override {key}")
+        return [*base, *override]
+    return override
+
+
+def import_resources(source: Mapping[str, Any], target: dict[str, Any]) -> None:
+    """compose-go loader/include.go ``importResources``: the included model's services, volumes,
+    networks, secrets and configs are copied in; the same name with another definition is an
+    error, never a merge."""
+    for key in ("services", "volumes", "networks", "secrets", "configs"):
+        found = source.get(key)
+        if not found:
+            continue
+        into = target.get(key) or {}
+        for name, definition in found.items():
+            if name in into and into[name] != definition:
+                raise ValueError(f"{key}.{name} conflicts with imported resource")
+            into[name] = definition
+        target[key] = into
+
+
+def prometheus_job_targets(
+    job: Mapping[str, Any], compose: Mapping[str, Any], root: Path = ROOT
+) -> list[str]:
+    """The targets Prometheus finds for ``job`` in a compose model: its static targets, plus
+    those of each file_sd file that the model's prometheus service mounts (a file it does not
+    mount gives none, as Prometheus's glob over a missing path does)."""
+    targets = [t for static in job.get("static_configs") or [] for t in static["targets"]]
+    mounts: dict[str, Path] = {}
+    for volume in compose["services"]["prometheus"].get("volumes") or []:
+        source, _, rest = str(volume).partition(":")
+        if source.startswith("."):
+            mounts[rest.split(":", 1)[0]] = root / source
+    for sd in job.get("file_sd_configs") or []:
+        for pattern in sd["files"]:
+            host = mounts.get(pattern)
+            if host is None:
+                continue
+            for group in load_yaml(host) or []:
+                targets += group["targets"]
+    return targets
 
 
 # ---------------------------------------------------------------------------------------------

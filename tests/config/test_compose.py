@@ -1,4 +1,8 @@
-"""compose.yaml: schema, mounts, pinned images, healthchecks, loopback ports, secrets."""
+"""The compose files: schema, mounts, pinned images, healthchecks, loopback ports, secrets.
+
+Two ways to run them, both checked: the stack alone (compose.observability.yaml) and the stack
+with the app (compose.yaml, which includes the stack and applies compose.observability.app.yaml
+to it)."""
 
 from __future__ import annotations
 
@@ -20,20 +24,31 @@ SECRET_OVERRIDES = {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "ADMIN_TOKEN"
 SECRET_FILES = {"postgres_password", "grafana_admin_password", "admin_token"}
 SECRETS_DIR = "/run/stack-secrets"
 APP_SERVICES = {"api", "api-canary", "tagger", "alert-receiver", "migrate", "loadgen", "secrets"}
+# What the stack alone runs; everything else is the sample app's (compose.yaml).
+STACK_SERVICES = {
+    "secrets", "alert-receiver", "otel-collector", "prometheus", "alertmanager", "init-volumes",
+    "loki", "tempo", "grafana",
+}  # fmt: skip
 TRAINER_SERVICES = {"api", "api-canary", "tagger", "alert-receiver"}
 FAKE_SECRETS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
 def raw_compose() -> dict[str, Any]:
-    """compose.yaml as written, before interpolation."""
-    return sf.load_yaml(sf.COMPOSE_FILE)
+    """The stack with the app as written, before interpolation."""
+    return sf.load_compose(layer="full", interpolated=False)
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     """compose.yaml with .env (and stand-in secrets) substituted, as compose would see it."""
     return sf.load_compose(FAKE_SECRETS)
+
+
+@pytest.fixture(scope="module", params=sf.LAYERS)
+def layer(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Each way to run the files: the stack alone, then the stack with the app."""
+    return sf.load_compose(FAKE_SECRETS, layer=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +67,89 @@ def schema_errors(document: Any) -> list[str]:
 # --- schema --------------------------------------------------------------------------------
 
 
-def test_compose_file_matches_the_compose_specification(compose: dict[str, Any]) -> None:
-    assert schema_errors(compose) == []
+def test_each_way_to_run_matches_the_compose_specification(layer: dict[str, Any]) -> None:
+    assert schema_errors(layer) == []
+
+
+@pytest.mark.parametrize("path", sf.COMPOSE_FILES, ids=lambda p: p.name)
+def test_each_file_as_written_matches_the_compose_specification(path: Path) -> None:
+    # compose.yaml with its `include`, and the override file on its own.
+    document = yaml.safe_load(sf.interpolate(path.read_text(), sf.load_env()))
+    assert schema_errors(document) == []
+
+
+def test_schema_check_rejects_a_misspelled_include() -> None:
+    document = yaml.safe_load(sf.COMPOSE_FILE.read_text())
+    document["include"][0]["paths"] = document["include"][0].pop("path")
+    assert any("paths" in error for error in schema_errors(document))
+
+
+# --- the layers ------------------------------------------------------------------------------
+
+
+def test_the_stack_alone_runs_no_app_service() -> None:
+    stack = sf.load_compose(layer="stack")
+    assert set(stack["services"]) == STACK_SERVICES
+    full = sf.load_compose(layer="full")
+    assert set(full["services"]) - STACK_SERVICES == {
+        "postgres", "migrate", "api", "api-canary", "tagger", "loadgen",
+    }  # fmt: skip
+
+
+def test_compose_yaml_includes_the_stack_with_the_app_override_only() -> None:
+    raw = sf.load_yaml(sf.COMPOSE_FILE)
+    assert raw["include"] == [
+        {"path": ["compose.observability.yaml", "compose.observability.app.yaml"]}
+    ]
+    # The stack's services are defined in its file only: include refuses a second definition.
+    assert not set(raw["services"]) & set(sf.load_yaml(sf.STACK_COMPOSE_FILE)["services"])
+    # One project either way, so the stack alone and with the app share volumes and secrets.
+    assert raw["name"] == sf.load_yaml(sf.STACK_COMPOSE_FILE)["name"] == "loan-desk"
+
+
+def test_the_app_override_only_adds_its_scrape_target_files_to_prometheus() -> None:
+    override = sf.load_yaml(sf.APP_OVERRIDE_FILE)
+    assert list(override) == ["services"]
+    assert list(override["services"]) == ["prometheus"]
+    assert list(override["services"]["prometheus"]) == ["volumes"]
+    stack = sf.load_compose(layer="stack")["services"]["prometheus"]["volumes"]
+    full = sf.load_compose(layer="full")["services"]["prometheus"]["volumes"]
+    added = override["services"]["prometheus"]["volumes"]
+    assert full == stack + added  # appended: the stack's own mounts stay
+    assert added == [
+        "./prometheus/targets/api.yml:/etc/prometheus/api.targets.yml:ro",
+        "./prometheus/targets/tagger.yml:/etc/prometheus/tagger.targets.yml:ro",
+    ]
+
+
+def test_the_stack_alone_depends_on_nothing_of_the_app() -> None:
+    stack = sf.load_compose(layer="stack")
+    for name, service in stack["services"].items():
+        assert set(service.get("depends_on") or {}) <= STACK_SERVICES, name
+
+
+@pytest.mark.parametrize("anchor", ["x-app", "x-app-env", "x-trainer-env"])
+def test_the_anchors_both_files_repeat_are_the_same(anchor: str) -> None:
+    # YAML anchors do not cross files: the app image and its telemetry settings are written in
+    # both, and must not drift apart.
+    assert sf.load_yaml(sf.COMPOSE_FILE)[anchor] == sf.load_yaml(sf.STACK_COMPOSE_FILE)[anchor]
+
+
+def test_include_check_refuses_a_service_defined_twice() -> None:
+    target = {"services": {"grafana": {"image": "a"}}}
+    with pytest.raises(ValueError, match=r"services\.grafana conflicts"):
+        sf.import_resources({"services": {"grafana": {"image": "b"}}}, target)
+    sf.import_resources({"services": {"grafana": {"image": "a"}}}, target)  # the same: fine
+
+
+def test_override_merge_appends_lists_and_replaces_commands() -> None:
+    base = {"services": {"p": {"volumes": ["a"], "command": ["x"], "environment": {"A": "1"}}}}
+    override = {"services": {"p": {"volumes": ["b"], "command": ["y"], "environment": {"B": "2"}}}}
+    assert sf.merge_override(base, override) == {
+        "services": {
+            "p": {"volumes": ["a", "b"], "command": ["y"], "environment": {"A": "1", "B": "2"}}
+        }
+    }
 
 
 def test_schema_check_rejects_a_misspelled_key(compose: dict[str, Any]) -> None:
@@ -86,8 +182,8 @@ def test_published_ports_are_exactly_the_documented_ones(compose: dict[str, Any]
 # --- ports ----------------------------------------------------------------------------------
 
 
-def test_no_port_is_published_on_all_interfaces(compose: dict[str, Any]) -> None:
-    assert sf.check_ports_loopback(compose) == []
+def test_no_port_is_published_on_all_interfaces(layer: dict[str, Any]) -> None:
+    assert sf.check_ports_loopback(layer) == []
 
 
 @pytest.mark.parametrize(
@@ -102,8 +198,10 @@ def test_port_check_flags_ports_open_to_the_network(ports: list[Any]) -> None:
 # --- images ---------------------------------------------------------------------------------
 
 
-def test_every_image_is_pinned_in_dot_env(raw_compose: dict[str, Any], env: dict[str, str]) -> None:
-    assert sf.check_images_pinned(raw_compose, env) == []
+@pytest.mark.parametrize("name", sf.LAYERS)
+def test_every_image_is_pinned_in_dot_env(name: str, env: dict[str, str]) -> None:
+    raw = sf.load_compose(layer=name, interpolated=False)
+    assert sf.check_images_pinned(raw, env) == []
 
 
 @pytest.mark.parametrize(
@@ -137,8 +235,8 @@ def test_the_root_dockerfile_exists() -> None:
 # --- mounts ---------------------------------------------------------------------------------
 
 
-def test_every_bind_mount_exists(compose: dict[str, Any]) -> None:
-    mounts_only = copy.deepcopy(compose)
+def test_every_bind_mount_exists(layer: dict[str, Any]) -> None:
+    mounts_only = copy.deepcopy(layer)
     for service in mounts_only["services"].values():
         service.pop("build", None)  # the Dockerfile has its own test above
     assert sf.check_mounts_exist(mounts_only) == []
@@ -150,10 +248,10 @@ def test_mount_check_flags_a_missing_path() -> None:
 
 
 def test_config_mounts_are_read_only_and_data_lives_in_named_volumes(
-    compose: dict[str, Any],
+    compose: dict[str, Any], layer: dict[str, Any]
 ) -> None:
-    declared = set(compose.get("volumes") or {})
-    for name, service in compose["services"].items():
+    declared = set(layer.get("volumes") or {})
+    for name, service in layer["services"].items():
         for volume in service.get("volumes", []) or []:
             source, _, rest = str(volume).partition(":")
             if source.startswith("."):
@@ -168,8 +266,8 @@ def test_config_mounts_are_read_only_and_data_lives_in_named_volumes(
 # --- health, dependencies, limits -----------------------------------------------------------
 
 
-def test_every_service_has_a_healthcheck_or_a_written_reason(compose: dict[str, Any]) -> None:
-    assert sf.check_healthchecks(compose) == []
+def test_every_service_has_a_healthcheck_or_a_written_reason(layer: dict[str, Any]) -> None:
+    assert sf.check_healthchecks(layer) == []
 
 
 def test_healthcheck_check_flags_a_silent_gap() -> None:
@@ -178,14 +276,15 @@ def test_healthcheck_check_flags_a_silent_gap() -> None:
 
 
 def test_only_the_shell_less_collector_and_one_shot_jobs_are_exempt(
-    compose: dict[str, Any],
+    layer: dict[str, Any],
 ) -> None:
-    exempt = {n for n, s in compose["services"].items() if s.get("x-healthcheck-exempt")}
-    assert exempt == {"otel-collector"} | sf.one_shot_services(compose)
+    exempt = {n for n, s in layer["services"].items() if s.get("x-healthcheck-exempt")}
+    assert exempt == {"otel-collector"} | sf.one_shot_services(layer)
 
 
-def test_dependencies_use_conditions_their_targets_can_reach(compose: dict[str, Any]) -> None:
-    assert sf.check_dependencies(compose) == []
+def test_dependencies_use_conditions_their_targets_can_reach(layer: dict[str, Any]) -> None:
+    # Alone, the stack must not wait for a service only the app runs (unknown service).
+    assert sf.check_dependencies(layer) == []
 
 
 def test_dependency_check_flags_unreachable_conditions() -> None:
@@ -213,8 +312,8 @@ def test_api_waits_for_the_migration_and_the_database(compose: dict[str, Any]) -
     assert depends["postgres"]["condition"] == "service_healthy"
 
 
-def test_every_service_has_a_memory_limit_and_a_restart_policy(compose: dict[str, Any]) -> None:
-    assert sf.check_limits_and_restart(compose) == []
+def test_every_service_has_a_memory_limit_and_a_restart_policy(layer: dict[str, Any]) -> None:
+    assert sf.check_limits_and_restart(layer) == []
 
 
 def test_limit_check_flags_a_service_without_either() -> None:
@@ -292,8 +391,9 @@ def test_trainer_mode_reads_its_token_from_the_secrets_volume(compose: dict[str,
 # --- variables and secrets ------------------------------------------------------------------
 
 
-def test_every_variable_is_set_in_dot_env(env: dict[str, str]) -> None:
-    text = sf.COMPOSE_FILE.read_text()
+@pytest.mark.parametrize("path", sf.COMPOSE_FILES, ids=lambda p: p.name)
+def test_every_variable_is_set_in_dot_env(path: Path, env: dict[str, str]) -> None:
+    text = path.read_text()
     for name, op in sf.compose_variables(text):
         if name in SECRET_OVERRIDES:
             assert op == ":-", f"${{{name}}} is an optional override: write ${{{name}:-}}"
@@ -306,8 +406,10 @@ def test_secrets_are_generated_files_never_defaults(env: dict[str, str]) -> None
     assert not SECRET_OVERRIDES & set(env), "secrets must not be committed to .env"
     assert not [key for key in env if "PASSWORD" in key or "SECRET" in key]
     # A fresh clone with nothing exported resolves: `docker compose up` needs no set-up.
-    compose = yaml.safe_load(sf.interpolate(sf.COMPOSE_FILE.read_text(), env))
+    compose = sf.load_compose(layer="full")
     services = compose["services"]
+    # The job lives with the stack, where Grafana needs its password; the app reads its own.
+    assert "secrets" in sf.load_compose(layer="stack")["services"]
     generator = services["secrets"]
     assert generator["command"][:4] == ["python", "-m", "servicekit.secrets_init", SECRETS_DIR]
     assert set(generator["command"][4:]) == SECRET_FILES
@@ -406,5 +508,6 @@ def test_env_file_is_plain_key_value() -> None:
             assert not any(c in value for c in "'\"$ `"), line
 
 
-def test_compose_loads_as_yaml_without_custom_tags() -> None:
-    yaml.safe_load(sf.COMPOSE_FILE.read_text())
+@pytest.mark.parametrize("path", sf.COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_loads_as_yaml_without_custom_tags(path: Path) -> None:
+    yaml.safe_load(path.read_text())

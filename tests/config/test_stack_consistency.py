@@ -151,9 +151,14 @@ def test_services_listen_on_the_ports_prometheus_scrapes(
     assert loki["server"]["http_listen_port"] == 3100
     assert tempo["server"]["http_listen_port"] == 3200
     for job in sf.load_yaml(sf.PROMETHEUS_CONFIG)["scrape_configs"]:
-        target = job["static_configs"][0]["targets"][0]
+        # Static targets, or the app's file_sd files as compose.yaml mounts them.
+        targets = sf.prometheus_job_targets(job, compose)
+        assert targets, job["job_name"]
         if job["job_name"] != "prometheus":
-            assert_reaches(target, job["job_name"])
+            for target in targets:
+                host = sf.endpoint_hostport(target)[0]
+                canary = f"{job['job_name']}-canary"  # the api's canary, in the api's job
+                assert_reaches(target, canary if host == canary else job["job_name"])
 
 
 def test_tempo_remote_writes_to_prometheus_with_exemplars(tempo: dict[str, Any]) -> None:
@@ -384,3 +389,50 @@ def test_component_configs_use_no_unset_environment_variables(path: Any) -> None
     # None of these components is started with env expansion, so a ${VAR} would stay literal.
     assert list(sf.compose_variables(path.read_text())) == []
     assert "${env:" not in path.read_text()
+
+
+# --- the stack alone ------------------------------------------------------------------------
+
+
+def stack_addresses(documents: list[Any], services: set[str]) -> set[str]:
+    """The compose services that `documents` address (`host:port` or a URL to one)."""
+    found: set[str] = set()
+    for document in documents:
+        for _, value in sf.walk(document):
+            if not isinstance(value, str) or ":" not in value:
+                continue
+            try:
+                host, _ = sf.endpoint_hostport(value)
+            except ValueError:
+                continue
+            if host in services:
+                found.add(host)
+    return found
+
+
+def test_the_stack_configs_address_only_services_the_stack_runs(
+    compose: dict[str, Any],
+    collector: dict[str, Any],
+    loki: dict[str, Any],
+    tempo: dict[str, Any],
+    datasources: dict[str, dict[str, Any]],
+) -> None:
+    """Alone, the stack reaches nothing of the app: the collector's exporters, Tempo's remote
+    write, Alertmanager's webhook, Grafana's datasources and Prometheus' static targets name
+    only services of compose.observability.yaml (the app's targets are its own files)."""
+    stack = set(sf.load_compose(FAKE_SECRETS, layer="stack")["services"])
+    documents = [
+        collector,
+        loki,
+        tempo,
+        list(datasources.values()),
+        sf.load_yaml(sf.ROOT / "alertmanager" / "alertmanager.yml"),
+        sf.load_yaml(sf.PROMETHEUS_CONFIG),
+    ]
+    addressed = stack_addresses(documents, set(compose["services"]))
+    assert addressed, "the check found no address at all"
+    assert addressed <= stack, addressed - stack
+    # And it can fail: the app's target file names the api.
+    assert stack_addresses([sf.load_yaml(sf.PROMETHEUS_TARGETS / "api.yml")], stack | {"api"}) == {
+        "api"
+    }

@@ -240,6 +240,24 @@ def test_docs_state_the_sums_of_the_limits_and_the_measured_use(
     assert fg.sum_problems(path.name, path.read_text(), rows, compose) == []
 
 
+@pytest.mark.parametrize("path", [README, sf.STACK_DOC], ids=lambda p: p.name)
+def test_docs_state_the_limits_of_the_stack_alone(path: Any) -> None:
+    stack = sf.load_compose({}, layer="stack")
+    assert fg.stack_sum_problems(path.name, path.read_text(), stack) == []
+
+
+def test_stack_sum_check_flags_a_stale_or_missing_figure() -> None:
+    stack = sf.load_compose({}, layer="stack")
+    limits = sum(fg.mem_limit(s) for s in stack["services"].values()) // fg.MIB
+    text = f"Without the app, the stack's limits total {limits + 64:,} MiB."
+    assert fg.stack_sum_problems("doc", text, stack) == [
+        f"doc: without the app the limits add up to {limits} MiB, not {limits + 64}"
+    ]
+    assert fg.stack_sum_problems("doc", "no figure", stack) == [
+        "doc: states no sum of the stack's limits without the app"
+    ]
+
+
 def test_sum_check_flags_a_stale_figure(rows: list[fg.MemoryRow], compose: dict[str, Any]) -> None:
     limits = sum(fg.mem_limit(s) for s in compose["services"].values()) // fg.MIB
     measured = sum(row.measured_mb or 0 for row in rows)

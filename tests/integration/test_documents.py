@@ -4,7 +4,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from fastapi import APIRouter
 
+from loan_api.documents import router as documents
 from tests.integration.conftest import Api, api_client
 from tests.support.documents import JPEG_HEADER, PNG_HEADER, pdf
 from tests.support.flows import create_application, upload
@@ -222,3 +224,29 @@ async def test_documents_of_another_application_are_not_reachable(api: Api) -> N
     )
     assert response.status_code == 404
     assert await _documents(api, bob) == []
+
+
+async def test_retry_link_keeps_the_api_version_the_caller_used(database_url: str) -> None:
+    """The retry link is built from the route the request matched, not a fixed ``/api/v1``: the
+    documents routes mounted under another version prefix (only v1 serves them today) answer a
+    tagger failure with a link under that prefix, on upload and on a failed retry alike."""
+    failing = _failing_transport(httpx.ConnectError("refused"))
+    async with api_client(database_url, tagger_transport=failing) as api:
+        v9 = APIRouter(prefix="/api/v9")
+        v9.include_router(documents.router)
+        api.app.include_router(v9)
+        applicant = await create_application(api.client)
+        collection = f"/api/v9/applications/{applicant.id}/documents"
+        response = await api.client.post(
+            collection,
+            headers=applicant.headers,
+            files={"file": ("scan.pdf", pdf("Reisepass"), "application/pdf")},
+            data={"kind": "id"},
+        )
+        assert response.status_code == 502, response.text
+        problem = response.json()
+        link = f"{collection}/{problem['document_id']}/tagging"
+        assert problem["retry"] == link
+        again = await api.client.post(link, headers=applicant.headers)
+        assert again.status_code == 502, again.text
+        assert again.json()["retry"] == link

@@ -418,16 +418,25 @@ def _scrape_job(job: str, config: dict[str, Any] | None = None) -> dict[str, Any
     return dict(found)
 
 
+# The app's file_sd files (compose.observability.app.yaml mounts them at these paths).
+TARGET_FILES = {
+    f"/etc/prometheus/{job}.targets.yml": ROOT / "prometheus" / "targets" / f"{job}.yml"
+    for job in ("api", "tagger")
+}
+
+
 def scrape_target(job: str, host: str, config: dict[str, Any] | None = None) -> str:
-    """The ``instance`` label of the static target of ``job`` on ``host`` (Prometheus sets
-    ``instance`` to the target's address unless relabelled; the stack does not relabel)."""
+    """The ``instance`` label of the target of ``job`` on ``host``, static or in one of the
+    app's file_sd files (Prometheus sets ``instance`` to the target's address unless relabelled;
+    the stack does not relabel)."""
     found = _scrape_job(job, config)
     assert not found.get("relabel_configs"), f"job {job} relabels; instance is not the address"
+    groups = list(found.get("static_configs") or [])
+    for sd in found.get("file_sd_configs") or []:
+        for path in sd["files"]:
+            groups += yaml.safe_load(TARGET_FILES[path].read_text(encoding="utf-8")) or []
     (target,) = [
-        t
-        for static in found.get("static_configs") or []
-        for t in static.get("targets") or []
-        if t.rsplit(":", 1)[0] == host
+        t for group in groups for t in group.get("targets") or [] if t.rsplit(":", 1)[0] == host
     ]
     return str(target)
 

@@ -47,8 +47,10 @@ def local_config(targets: Mapping[str, str], *, source: Path = CONFIG) -> dict[s
     for job in config.get("scrape_configs", []):
         if job["job_name"] not in targets:
             continue
-        assert len(job.get("static_configs", [])) == 1, job  # one target per job in the project
-        job["static_configs"][0]["targets"] = [targets[job["job_name"]]]
+        # One target per job in the project: static, or (the app's api and tagger) a file_sd
+        # file the app's compose layer mounts; here one static target either way.
+        assert len(job.get("static_configs", [])) + len(job.pop("file_sd_configs", [])) == 1, job
+        job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
         kept.append(job)
     missing = set(targets) - {job["job_name"] for job in kept}
     if missing:
@@ -139,19 +141,28 @@ def running_prometheus(
     """Prometheus scraping ``targets`` (job -> host:port, `prometheus` added automatically), and
     ``extra_jobs`` (job -> host:port): scrape jobs of services that are not in the project's
     config, such as another team's OpenTelemetry-instrumented service."""
-    binary = require_executable("prometheus")
-    port = free_port()
-    address = f"{LOOPBACK}:{port}"
-    config_dir = tmp / "prometheus"
-    config_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(RULES, config_dir / "rules", dirs_exist_ok=True)
+    address = f"{LOOPBACK}:{free_port()}"
     config = local_config({**targets, "prometheus": address})
     config["scrape_configs"] += [
         {"job_name": job, "static_configs": [{"targets": [target]}]}
         for job, target in (extra_jobs or {}).items()
     ]
+    with prometheus_with_config(tmp, config, address) as running:
+        yield running
+
+
+@contextmanager
+def prometheus_with_config(
+    tmp: Path, config: Mapping[str, Any], address: str | None = None
+) -> Iterator[Prometheus]:
+    """Prometheus running ``config`` as given, with the project's rules beside it."""
+    binary = require_executable("prometheus")
+    address = address or f"{LOOPBACK}:{free_port()}"
+    config_dir = tmp / "prometheus"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(RULES, config_dir / "rules", dirs_exist_ok=True)
     config_path = config_dir / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
     log = tmp / "prometheus.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -40,6 +40,8 @@ def compose_batch_env(
     """The SDK batch settings (``OTEL_BSP_*``, ``OTEL_BLRP_*``) that compose.yaml gives
     ``service``, as the strings the process sees."""
     compose = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
+    if service not in compose["services"]:  # the alert receiver: in the included stack's file
+        compose = yaml.safe_load((ROOT / "compose.observability.yaml").read_text(encoding="utf-8"))
     environment = compose["services"][service].get("environment") or {}
     return {k: str(v) for k, v in environment.items() if k.startswith(BATCH_PREFIXES)}
 

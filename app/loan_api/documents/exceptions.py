@@ -53,9 +53,12 @@ _TAGGING_DETAIL = {
 
 class TaggingFailed(Problem):
     """The tagger failed (502/504); the document is stored with status ``tagging_failed`` and
-    tagging it again may succeed, so the problem names the ``retry`` link."""
+    tagging it again may succeed, so the problem names the ``retry`` link.
 
-    def __init__(self, *, reason: str, application_id: UUID, document_id: UUID) -> None:
+    ``documents_path`` is the documents collection as the caller addressed it (its API version
+    included), so the link is one that caller's version serves."""
+
+    def __init__(self, *, reason: str, documents_path: str, document_id: UUID) -> None:
         super().__init__(
             _TAGGING_STATUS.get(reason, 502),
             _TAGGING_DETAIL[reason] + " The document is stored; retry tagging later.",
@@ -63,7 +66,7 @@ class TaggingFailed(Problem):
             title="Tagging failed",
             document_id=str(document_id),
             document_status="tagging_failed",
-            retry=f"/api/v1/applications/{application_id}/documents/{document_id}/tagging",
+            retry=f"{documents_path}/{document_id}/tagging",
         )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
+from fastapi.routing import APIRoute
 
 from loan_api.applications.dependencies import AuthorizedApplication
 from loan_api.dependencies import ClockDep, ConnectionDep, MetricsDep, SettingsDep, TaggerDep
@@ -27,6 +28,25 @@ _UNREADABLE = (
     "Invalid request (`errors`), an empty file, or a document the tagger cannot read (an "
     "encrypted PDF): that one is stored as `rejected`, and no retry can help."
 )
+
+
+def _documents_path(request: Request, application_id: UUID) -> str:
+    """This application's documents collection under the prefix the request came in on.
+
+    Taken from the path the request matched, not written down here: wherever these routes are
+    mounted (each API version under its own prefix), the ``retry`` link a problem names is
+    served by the caller's version. The matched route's template from the documents prefix on
+    (``/applications/{application_id}/documents/...``; FastAPI >= 0.137 keeps the included
+    route's own template, older versions the full one) has no ``:path`` parameter, so it spans
+    as many segments of the request path as it has; what comes before is the mount, root path
+    included (Starlette puts it in ``path``)."""
+    route: APIRoute = request.scope["route"]
+    own = route.path_format[route.path_format.index(router.prefix) :]
+    mount = "/".join(request.scope["path"].split("/")[: -own.count("/")])
+    return mount + router.prefix.format(application_id=application_id)
+
+
+DocumentsPath = Annotated[str, Depends(_documents_path)]
 
 
 async def _read_limited(upload: UploadFile, max_bytes: int) -> bytes:
@@ -79,6 +99,7 @@ async def upload_document(
     metrics: MetricsDep,
     settings: SettingsDep,
     clock: ClockDep,
+    documents_path: DocumentsPath,
 ) -> DocumentRead:
     content = await _read_limited(file, settings.max_upload_bytes)
     return await service.upload_document(
@@ -91,6 +112,7 @@ async def upload_document(
         tagger=tagger,
         metrics=metrics,
         now=clock(),
+        documents_path=documents_path,
     )
 
 
@@ -128,6 +150,7 @@ async def retry_tagging(
     tagger: TaggerDep,
     metrics: MetricsDep,
     clock: ClockDep,
+    documents_path: DocumentsPath,
 ) -> DocumentRead:
     return await service.retry_tagging(
         connection,
@@ -136,4 +159,5 @@ async def retry_tagging(
         tagger=tagger,
         metrics=metrics,
         now=clock(),
+        documents_path=documents_path,
     )

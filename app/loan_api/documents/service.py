@@ -89,6 +89,7 @@ async def upload_document(
     tagger: TaggerClient,
     metrics: BusinessMetrics,
     now: datetime,
+    documents_path: str,
 ) -> DocumentRead:
     with tracer.start_as_current_span("documents.upload") as span:
         span.set_attribute("application.id", str(application_id))
@@ -131,6 +132,7 @@ async def upload_document(
             tagger=tagger,
             metrics=metrics,
             now=now,
+            documents_path=documents_path,
         )
 
 
@@ -142,6 +144,7 @@ async def retry_tagging(
     tagger: TaggerClient,
     metrics: BusinessMetrics,
     now: datetime,
+    documents_path: str,
 ) -> DocumentRead:
     with tracer.start_as_current_span("documents.retry_tagging") as span:
         span.set_attribute("application.id", str(application_id))
@@ -164,6 +167,7 @@ async def retry_tagging(
             tagger=tagger,
             metrics=metrics,
             now=now,
+            documents_path=documents_path,
         )
 
 
@@ -178,6 +182,7 @@ async def _tag(
     tagger: TaggerClient,
     metrics: BusinessMetrics,
     now: datetime,
+    documents_path: str,
 ) -> DocumentRead:
     with tracer.start_as_current_span("documents.tag") as span:
         span.set_attribute("document.id", str(document_id))
@@ -216,7 +221,7 @@ async def _tag(
             if unreadable:
                 raise DocumentUnreadable(document_id=document_id) from exc
             raise TaggingFailed(
-                reason=exc.reason, application_id=application_id, document_id=document_id
+                reason=exc.reason, documents_path=documents_path, document_id=document_id
             ) from exc
 
         rejection = _rejection(kind, tags, now)

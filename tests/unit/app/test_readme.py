@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings
 
 from alert_receiver.config import ReceiverSettings
 from doc_tagger.config import TaggerSettings
-from loadgen.cli import LoadSettings
+from loadgen.settings import LoadSettings
 from loan_api.config import Settings
 
 README = Path(__file__).resolve().parents[3] / "README.md"

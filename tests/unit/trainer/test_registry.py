@@ -10,7 +10,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from loadgen.cli import LoadSettings, TrafficControl
+from loadgen.control import TrafficControl
+from loadgen.settings import LoadSettings
 from servicekit.trainer.cli import build_parser, request_for
 from servicekit.trainer.registry import (
     TRAFFIC_PROFILES,
@@ -20,6 +21,8 @@ from servicekit.trainer.registry import (
     UnknownScenarioError,
 )
 from servicekit.trainer.settings import token_problem
+
+TOKEN = "k3Jq9vXz2LmP8rTn5WcY7bHd4FgS6aQe"  # passes token_problem, as loadgen requires
 
 
 class Clock:
@@ -207,7 +210,7 @@ def test_loadgen_follows_the_traffic_endpoint() -> None:
         return next(answers)
 
     settings = LoadSettings(
-        admin_token="t" * 40,
+        admin_token=TOKEN,
         flows_per_second=1.0,
         canary_url="http://canary:8000",
         canary_share=0.1,
@@ -232,11 +235,11 @@ def test_loadgen_follows_the_traffic_endpoint() -> None:
         ("default", 1.0, 0.1),  # 404: no admin endpoint, stop asking
         ("default", 1.0, 0.1),
     ]
-    assert calls == [f"Bearer {'t' * 40}"] * 4
+    assert calls == [f"Bearer {TOKEN}"] * 4
     assert control.enabled is False
 
 
 def test_loadgen_without_a_canary_sends_it_nothing() -> None:
-    control = TrafficControl(LoadSettings(admin_token="t" * 40))
+    control = TrafficControl(LoadSettings(admin_token=TOKEN))
     assert control.apply({"profile": "calm", "canary_share": 0.9}).canary_share == 0.0
     assert TrafficControl(LoadSettings()).enabled is False
