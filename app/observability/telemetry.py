@@ -15,7 +15,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from observability.log_config import OtlpLogHandler, install_otlp_handler
 from observability.redaction import redact_attributes
-from observability.resource import build_resource, sdk_disabled
+from observability.resource import build_resource, instrumentation_disabled, sdk_disabled
 
 __all__ = [
     "RedactingSpanExporter",
@@ -323,6 +323,7 @@ def _build(
     if owns_globals:
         trace.set_tracer_provider(tracer_provider)
         _logs.set_logger_provider(logger_provider)
+    if owns_globals and not instrumentation_disabled("httpx"):
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
         instrumentor = HTTPXClientInstrumentor()
@@ -334,7 +335,11 @@ def _build(
 
 def instrument_httpx_client(client: Any, *, tracer_provider: Any = None) -> None:
     """Trace one httpx client (client spans, ``traceparent`` injected). Idempotent."""
-    if sdk_disabled() or getattr(client, "_is_instrumented_by_opentelemetry", False):
+    if (
+        sdk_disabled()
+        or instrumentation_disabled("httpx")
+        or getattr(client, "_is_instrumented_by_opentelemetry", False)
+    ):
         return
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
@@ -345,9 +350,10 @@ def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
     """Trace the queries of one SQLAlchemy ``Engine`` or ``AsyncEngine``. Idempotent.
 
     Only this engine is touched (no global patching of ``create_engine``), so it is safe with
-    several engines and in tests. No SQL commenter: statements stay as written.
+    several engines and in tests. No SQL commenter: statements stay as written. Skipped when
+    ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` names ``sqlalchemy``.
     """
-    if sdk_disabled():
+    if sdk_disabled() or instrumentation_disabled("sqlalchemy"):
         return
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
     from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqla_version
