@@ -70,6 +70,11 @@ Environment variables honoured
     ``service.instance.id`` to a uuid per process.
 ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG``
     read by the SDK (default ``parentbased_always_on``).
+``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``
+    comma-separated ``fastapi``, ``sqlalchemy``, ``httpx`` (or ``*``): those tracing
+    instrumentations are not installed (as under ``opentelemetry-instrument``). With all three,
+    ``OTEL_TRACES_EXPORTER=none`` and ``OTEL_TRACES_SAMPLER=always_off``: metrics and logs only,
+    no per-request span cost (the README, "Metrics and logs only").
 ``OTEL_BSP_*`` / ``OTEL_BLRP_*``
     read by the SDK's batch processors: export delay (defaults 5 s for spans, 1 s for log
     records; the compose stack sets 500 ms), batch sizes and queue bounds (default queue 2048).

@@ -19,7 +19,7 @@ from observability._metrics import (
     serving_registry,
 )
 from observability._redaction import SENSITIVE_KEYS
-from observability._resource import resolve_service_name, sdk_disabled
+from observability._resource import instrumentation_disabled, resolve_service_name, sdk_disabled
 from observability._routes import UNMATCHED, route_of
 
 __all__ = ["DEFAULT_EXCLUDED_PATHS", "instrument_app"]
@@ -92,7 +92,8 @@ def instrument_app(
       ``METHOD /route/{template}``; no per-message ``receive``/``send`` spans; ``excluded_paths``
       not traced; no headers captured unless ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`` asks,
       and then sensitive ones redacted). ``tracer_provider`` defaults to the global one. Skipped
-      under ``OTEL_SDK_DISABLED=true``.
+      under ``OTEL_SDK_DISABLED=true`` or when ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` names
+      ``fastapi``.
     - Metrics: :class:`~observability._metrics.PrometheusMiddleware` on ``registry`` (default:
       ``prometheus_client.REGISTRY``, which also carries the process and platform collectors),
       wrapping the middleware added before this call (add yours first: one access line and one
@@ -129,7 +130,7 @@ def instrument_app(
         )
 
     _silence_native_telemetry(app)
-    if sdk_disabled():
+    if sdk_disabled() or instrumentation_disabled("fastapi"):
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

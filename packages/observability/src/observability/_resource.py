@@ -16,6 +16,17 @@ def sdk_disabled() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
 
 
+def instrumentation_disabled(name: str) -> bool:
+    """``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` names ``name`` (or is ``*``): that instrumentation
+    is not installed, as ``opentelemetry-instrument`` reads the same variable (comma-separated
+    entry-point names ``fastapi``, ``sqlalchemy``, ``httpx``; opentelemetry-python-contrib
+    0.66b2, opentelemetry-instrumentation/src/opentelemetry/instrumentation/environment_variables.py
+    and auto_instrumentation/_load.py)."""
+    raw = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+    names = {n.strip() for n in raw.split(",")}
+    return name in names or "*" in names
+
+
 def resolve_service_name(service_name: str) -> str:
     """``OTEL_SERVICE_NAME`` when set, else ``service_name``."""
     return os.environ.get("OTEL_SERVICE_NAME", "").strip() or service_name

@@ -19,7 +19,7 @@ from observability._environment import EXPORTER_CHOICES
 from observability._extras import DISTRIBUTION, available, require
 from observability._log_config import OtlpLogHandler, install_otlp_handler
 from observability._redaction import redact_attributes, redact_text
-from observability._resource import build_resource, sdk_disabled
+from observability._resource import build_resource, instrumentation_disabled, sdk_disabled
 
 __all__ = [
     "SHUTDOWN_TIMEOUT_SECONDS",
@@ -449,7 +449,8 @@ def _build(
     if owns_globals:
         trace.set_tracer_provider(tracer_provider)
         _logs.set_logger_provider(logger_provider)
-        _instrument_httpx_globally(telemetry, tracer_provider)
+        if not instrumentation_disabled("httpx"):
+            _instrument_httpx_globally(telemetry, tracer_provider)
     return telemetry
 
 
@@ -475,7 +476,11 @@ def _instrument_httpx_globally(telemetry: Telemetry, tracer_provider: Any) -> No
 
 def instrument_httpx_client(client: Any, *, tracer_provider: Any = None) -> None:
     """Trace one httpx client (client spans, ``traceparent`` injected). Idempotent."""
-    if sdk_disabled() or getattr(client, "_is_instrumented_by_opentelemetry", False):
+    if (
+        sdk_disabled()
+        or instrumentation_disabled("httpx")
+        or getattr(client, "_is_instrumented_by_opentelemetry", False)
+    ):
         return
     httpx_instrumentation = require(
         "opentelemetry.instrumentation.httpx",
@@ -491,9 +496,10 @@ def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
     """Trace the queries of one SQLAlchemy ``Engine`` or ``AsyncEngine``. Idempotent.
 
     Only this engine is touched (no global patching of ``create_engine``), so it is safe with
-    several engines and in tests. No SQL commenter: statements stay as written.
+    several engines and in tests. No SQL commenter: statements stay as written. Skipped when
+    ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` names ``sqlalchemy``.
     """
-    if sdk_disabled():
+    if sdk_disabled() or instrumentation_disabled("sqlalchemy"):
         return
     require(
         "opentelemetry.instrumentation.sqlalchemy",
