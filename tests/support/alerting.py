@@ -185,7 +185,7 @@ def start_receiver() -> WebhookReceiver:
     holder: dict[str, WebhookReceiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             receiver = holder["receiver"]
@@ -202,7 +202,7 @@ def start_receiver() -> WebhookReceiver:
             self.send_response(200)
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer((LOOPBACK, 0), Handler)

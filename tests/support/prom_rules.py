@@ -101,9 +101,8 @@ def dashboard_url_problems(rule: Json, boards: dict[str, Json]) -> list[str]:
     url = str((rule.get("annotations") or {}).get("dashboard_url", ""))
     match = DASHBOARD_URL.match(url)
     if not match:
-        return [
-            f"{name}: dashboard_url {url!r} is not {{{{ $externalLabels.grafana_url }}}}/d/<uid>?viewPanel=<id>"
-        ]
+        expected = "{{ $externalLabels.grafana_url }}/d/<uid>?viewPanel=<id>"
+        return [f"{name}: dashboard_url {url!r} is not {expected}"]
     board = boards.get(match["uid"])
     if board is None:
         return [f"{name}: no dashboard with uid {match['uid']!r}"]
