@@ -13,6 +13,7 @@ at the end; docs/tour.md quotes those times.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def report(results: dict[str, lr.LessonResult]) -> list[str]:
             lines.append(
                 f"{head}: {timing.alert} firing after {minutes(timing.firing)}, "
                 f"resolved after {minutes(timing.resolved)} "
-                f"({minutes(after_last)} after the last step)"
+                f"({minutes(after_last)} after the last step); "
+                f"summary: {timing.annotations.get('summary')}"
             )
         lines.append(
             f"    panels checked: {len(result.panels_checked)}, "
@@ -68,24 +70,24 @@ def report(results: dict[str, lr.LessonResult]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def outcome(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[dict[str, lr.LessonResult], list[str]]:
     require_executable("prometheus")
     al.require_alertmanager_tool("alertmanager")
     boards = {board["uid"]: board for board in (d.load(p) for p in d.dashboard_files())}
     tmp = tmp_path_factory.mktemp("alerting")
+    # Every stack is up before any load starts (lesson_runner.run_lesson).
+    all_started = threading.Barrier(len(LESSONS))
     with ThreadPoolExecutor(max_workers=len(LESSONS) + 1) as pool:
-        inhibition = pool.submit(lr.inhibition_problems, Path(tmp / "inhibition"))
         futures = {
-            lesson.id: pool.submit(lr.run_lesson, lesson, Path(tmp / lesson.id), boards)
+            lesson.id: pool.submit(
+                lr.run_lesson, lesson, Path(tmp / lesson.id), boards, all_started
+            )
             for lesson in LESSONS
         }
+        inhibition = pool.submit(lr.inhibition_problems, Path(tmp / "inhibition"))
         results = {name: future.result() for name, future in futures.items()}
         inhibited = inhibition.result()
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    for line in report(results):
-        if reporter is not None:
-            reporter.write_line(line)
     return results, inhibited
 
 
@@ -99,3 +101,13 @@ def test_lesson(outcome: tuple[dict[str, lr.LessonResult], list[str]], lesson: l
 def test_inhibitions(outcome: tuple[dict[str, lr.LessonResult], list[str]]) -> None:
     _, problems = outcome
     assert problems == []
+
+
+def test_times_are_printed(
+    outcome: tuple[dict[str, lr.LessonResult], list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    results, _ = outcome
+    lines = report(results)
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    assert len(lines) > len(results)

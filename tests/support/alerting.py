@@ -44,6 +44,9 @@ RECEIVER_PATH = "/v1/notifications"
 # Scrape jobs of stack components that the Docker-free tiers do not run.
 ABSENT_JOBS = frozenset({"otel-collector", "loki", "tempo", "grafana"})
 ADDRESS = "<address>"
+# Prometheus and Alertmanager run below the services' CPU priority: on two cores shared by
+# several stacks, the services' latency is what the rules measure.
+NICE = ("nice", "-n", "10")
 
 Json = dict[str, Any]
 
@@ -257,6 +260,7 @@ def running_alertmanager(directory: Path, config: Json, port: int) -> Iterator[A
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
+                *NICE,
                 binary,
                 f"--config.file={config_path}",
                 f"--storage.path={directory / 'data'}",
@@ -302,6 +306,7 @@ def running_prometheus(directory: Path, config: Json, port: int) -> Iterator[Pro
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
+                *NICE,
                 binary,
                 f"--config.file={config_path}",
                 f"--storage.tsdb.path={directory / 'tsdb'}",
