@@ -11,6 +11,7 @@ _TIER_BY_FOLDER = {
     "integration": "integration",
     "config": "config",
     "telemetry": "telemetry",
+    "alerting": "alerting",
     "live": "live",
     "contract": "contract",
 }

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support import dashboards as d
 from tests.support import prom_rules as r
 from tests.support.tools import require_executable
 
@@ -18,6 +19,7 @@ RULE_DOCS = [r.load_yaml(p) for p in RULE_FILES]
 TEST_DOCS = [r.load_yaml(p) for p in TEST_FILES]
 ALERTS = r.alert_rules(RULE_DOCS)
 ANCHORS = r.markdown_anchors(r.RUNBOOKS.read_text(encoding="utf-8"))
+BOARDS = {board["uid"]: board for board in (d.load(p) for p in d.dashboard_files())}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +68,29 @@ def test_alert_is_documented(alert: dict) -> None:
     assert r.alert_problems(alert, ANCHORS) == []
 
 
+@pytest.mark.parametrize("alert", ALERTS, ids=lambda a: a["alert"])
+def test_dashboard_url_opens_an_existing_panel(alert: dict) -> None:
+    assert r.dashboard_url_problems(alert, BOARDS) == []
+
+
+def test_every_firing_test_case_checks_the_links() -> None:
+    # The rendered annotations of every firing case, with the shipped external labels: the
+    # links a notification carries are pinned by promtool, not only their templates.
+    for doc in TEST_DOCS:
+        for test in doc.get("tests") or []:
+            for case in test.get("alert_rule_test") or []:
+                for alert in case.get("exp_alerts") or []:
+                    annotations = alert.get("exp_annotations") or {}
+                    assert set(annotations) == {
+                        "summary",
+                        "description",
+                        "runbook_url",
+                        "dashboard_url",
+                    }, case["alertname"]
+                    assert annotations["runbook_url"].startswith("https://"), case["alertname"]
+                    assert "{{" not in annotations["dashboard_url"], case["alertname"]
+
+
 def test_every_alert_has_a_firing_test_case() -> None:
     assert r.alerts_without_firing_test(ALERTS, TEST_DOCS) == []
 
@@ -88,7 +113,7 @@ def test_latency_objective_reads_the_half_second_bucket() -> None:
 def test_checker_reports_missing_annotations_and_runbook() -> None:
     bare = {"alert": "Bare", "expr": "up == 0", "labels": {"severity": "page"}}
     problems = r.alert_problems(bare, ANCHORS)
-    assert len(problems) == 4, problems
+    assert len(problems) == 5, problems
     wrong_anchor = {
         "alert": "Wrong",
         "expr": "up == 0",
@@ -96,12 +121,50 @@ def test_checker_reports_missing_annotations_and_runbook() -> None:
         "annotations": {
             "summary": "s",
             "description": "d",
-            "runbook_url": "docs/runbooks.md#no-such-section",
+            "runbook_url": "{{ $externalLabels.runbooks_url }}#no-such-section",
+            "dashboard_url": "{{ $externalLabels.grafana_url }}/d/loan-desk-pipeline?viewPanel=2",
         },
     }
     assert r.alert_problems(wrong_anchor, ANCHORS) == [
         "Wrong: docs/runbooks.md has no section #no-such-section"
     ]
+    relative = dict(
+        wrong_anchor,
+        annotations=wrong_anchor["annotations"] | {"runbook_url": "docs/runbooks.md#targetdown"},
+    )
+    assert len(r.alert_problems(relative, ANCHORS)) == 1
+
+
+def test_checker_reports_a_dashboard_url_to_nowhere() -> None:
+    def rule(url: str) -> dict:
+        return {"alert": "A", "annotations": {"dashboard_url": url}}
+
+    grafana = "{{ $externalLabels.grafana_url }}"
+    service = "&var-service={{ $labels.app_name }}"
+    assert r.dashboard_url_problems(rule(f"{grafana}/d/no-such-board?viewPanel=2"), BOARDS) != []
+    assert (
+        r.dashboard_url_problems(rule(f"{grafana}/d/loan-desk-pipeline?viewPanel=999"), BOARDS)
+        != []
+    )
+    # The pipeline dashboard has no service picker.
+    assert (
+        r.dashboard_url_problems(
+            rule(f"{grafana}/d/loan-desk-pipeline?viewPanel=2{service}"), BOARDS
+        )
+        != []
+    )
+    assert (
+        r.dashboard_url_problems(
+            rule("http://localhost:3000/d/loan-desk-pipeline?viewPanel=2"), BOARDS
+        )
+        != []
+    )
+    assert (
+        r.dashboard_url_problems(
+            rule(f"{grafana}/d/loan-desk-service-overview?viewPanel=17{service}"), BOARDS
+        )
+        == []
+    )
 
 
 def test_checker_reports_an_alert_without_firing_test() -> None:
