@@ -118,3 +118,30 @@ def test_httpx_client(monkeypatch: pytest.MonkeyPatch, value: str, instrumented:
         assert getattr(client, "_is_instrumented_by_opentelemetry", False) is instrumented
     finally:
         client.close()
+
+
+@pytest.mark.parametrize(("value", "instrumented"), [("httpx", "False"), ("sqlalchemy", "True")])
+def test_global_httpx_instrumentation(value: str, instrumented: str) -> None:
+    # setup_telemetry() without providers patches httpx for the whole process: in a fresh
+    # interpreter, as a service runs it.
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import observability\n"
+        "from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor\n"
+        "t = observability.setup_telemetry(service_name='svc', service_version='1')\n"
+        "print(HTTPXClientInstrumentor().is_instrumented_by_opentelemetry)\n"
+        "t.shutdown()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=value,
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == instrumented
