@@ -33,21 +33,6 @@ def compose() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def collector() -> dict[str, Any]:
-    return sf.load_yaml(sf.COLLECTOR_CONFIG)
-
-
-@pytest.fixture(scope="module")
-def loki() -> dict[str, Any]:
-    return sf.load_yaml(sf.LOKI_CONFIG)
-
-
-@pytest.fixture(scope="module")
-def tempo() -> dict[str, Any]:
-    return sf.load_yaml(sf.TEMPO_CONFIG)
-
-
-@pytest.fixture(scope="module")
 def datasources() -> dict[str, dict[str, Any]]:
     return {ds["uid"]: ds for ds in sf.provisioned_datasources()}
 

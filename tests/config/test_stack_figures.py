@@ -22,21 +22,6 @@ def compose() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def loki() -> dict[str, Any]:
-    return sf.load_yaml(sf.LOKI_CONFIG)
-
-
-@pytest.fixture(scope="module")
-def tempo() -> dict[str, Any]:
-    return sf.load_yaml(sf.TEMPO_CONFIG)
-
-
-@pytest.fixture(scope="module")
-def collector() -> dict[str, Any]:
-    return sf.load_yaml(sf.COLLECTOR_CONFIG)
-
-
-@pytest.fixture(scope="module")
 def days() -> int:
     return fg.stated_retention_days(sf.STACK_DOC.read_text())
 

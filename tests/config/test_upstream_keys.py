@@ -36,11 +36,6 @@ def redaction_problems(collector: dict[str, Any]) -> list[str]:
     return problems
 
 
-@pytest.fixture(scope="module")
-def collector() -> dict[str, Any]:
-    return sf.load_yaml(sf.COLLECTOR_CONFIG)
-
-
 def test_the_key_list_is_the_config_structs() -> None:
     keys, summaries = redaction_keys()
     assert len(keys) == 11
