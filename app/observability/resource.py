@@ -22,7 +22,9 @@ def instrumentation_disabled(name: str) -> bool:
     entry-point names ``fastapi``, ``sqlalchemy``, ``httpx``; opentelemetry-python-contrib
     0.66b2, opentelemetry-instrumentation/src/opentelemetry/instrumentation/environment_variables.py
     and auto_instrumentation/_load.py)."""
-    names = {n.strip() for n in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    names = {
+        n.strip() for n in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")
+    }
     return name in names or "*" in names
 
 
