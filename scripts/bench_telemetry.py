@@ -5,7 +5,7 @@
 One run migrates a SQLite file database (``loan_api.migrate.upgrade``), seeds it with
 applications through the api itself, then serves the shipped app (``loan_api.main:create_app``
 through ``servicekit.serve.serve_app``: uvicorn, one worker, ``log_config=None``, JSON log lines
-to stdout, which goes to /dev/null) in a subprocess, in five variants:
+to stdout, which goes to /dev/null) in a subprocess, in these variants:
 
 - ``bare``: the same app without the observability package's per-request parts:
   ``OTEL_SDK_DISABLED=true`` (no tracer/logger provider, no OTLP handler, no SQLAlchemy or httpx
@@ -18,6 +18,13 @@ to stdout, which goes to /dev/null) in a subprocess, in five variants:
   exemplars; spans and log records exported over OTLP/HTTP to a sink in this process that answers
   200 (``OTEL_EXPORTER_OTLP_ENDPOINT``). Extra ``OTEL_*`` variables given to this script reach the
   server (e.g. ``OTEL_TRACES_SAMPLER``), and ``--variant-env`` adds more ``instrumented`` rows.
+- ``metrics-logs``: ours with tracing off, as docs/observability.md tells a service to set it
+  (``METRICS_LOGS_ENV``): metrics, the access line and its OTLP copy, no span.
+- ``zero-code``: the bare app run under ``opentelemetry-instrument`` (opentelemetry-distro and
+  the same contrib instrumentations), its defaults, OTLP/HTTP to the same sink, uvicorn's access
+  line through its logging handler;
+- ``blueswen``: the bare app with blueswen/fastapi-observability's set-up rebuilt (see
+  ``add_blueswen_setup``);
 - ``sdk-floor``: ``instrumented`` with the contrib span makers swapped for the cheapest spans the
   SDK can make (scripts/bench_floor.py), the floor of the OpenTelemetry SDK itself;
 - ``instrumentator``: bare + prometheus-fastapi-instrumentator (a peer's metrics baseline);
@@ -36,9 +43,12 @@ Endpoints, both on the route ``GET /api/v1/applications/{application_id}``:
 A minimal keep-alive HTTP/1.1 client drives each endpoint with bounded concurrency for a fixed
 time after a warm-up (httpx costs more CPU per request than the server under test on a small
 machine, and would then be what is measured; ``--client httpx`` is there to check). Variants are
-interleaved and repeated (``--rounds``); the median round is kept. Prints req/s, p50/p99 latency,
-the server process's CPU time per request, and the ratios against ``bare``. Loopback only,
-bounded time.
+interleaved and repeated (``--rounds``); the median round is kept. Prints req/s (and its range
+over the rounds), p50/p99 latency, the server process's CPU time per request, the ratios against
+``bare``, and the targets as round-by-round ratios (ours against each alternative, metrics-logs
+against bare). Before the rounds, a census counts what one request of each endpoint exports
+(spans, log records, OTLP bytes, decoded from what the sink received; ``--no-census`` skips it).
+Loopback only, bounded time.
 """
 
 from __future__ import annotations
