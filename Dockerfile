@@ -9,9 +9,9 @@ RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /srv
 # Dependencies first, in their own layer: source edits do not reinstall them. uv reads every
 # workspace member's pyproject.toml to check the lock; --no-install-workspace leaves out the
-# project and the members (packages/observability), which the second sync installs as wheels.
+# project and the members (packages/loan-desk-telemetry), which the second sync installs as wheels.
 COPY pyproject.toml uv.lock ./
-COPY packages/observability/pyproject.toml ./packages/observability/
+COPY packages/loan-desk-telemetry/pyproject.toml ./packages/loan-desk-telemetry/
 RUN uv sync --locked --no-dev --no-install-workspace
 COPY README.md ./
 COPY app ./app

@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import event
 
 import loan_api.main
-from observability import DEFAULT_EXCLUDED_PATHS, route_of
+from loan_desk_telemetry import DEFAULT_EXCLUDED_PATHS, route_of
 
 _ERROR = Status(StatusCode.ERROR)
 _PROPAGATED = (b"traceparent", b"tracestate")

@@ -126,7 +126,7 @@ def bare(app: Any, variant: str = "bare") -> Any:
     for the metrics-only peers, their metrics in."""
     from prometheus_client import CollectorRegistry
 
-    from observability import PrometheusMiddleware
+    from loan_desk_telemetry import PrometheusMiddleware
 
     app.user_middleware = [m for m in app.user_middleware if m.cls is not PrometheusMiddleware]
     app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/metrics"]
@@ -148,7 +148,8 @@ def alternative_app(variant: str) -> Any:
     exporters) and patched FastAPI, SQLAlchemy, httpx and logging before anything here ran.
     ``blueswen``: the demo's set-up is built below, on the bare app.
 
-    The package reads ``OTEL_SDK_DISABLED`` at each call (observability.resource.sdk_disabled),
+    The package reads ``OTEL_SDK_DISABLED`` at each call
+    (loan_desk_telemetry.resource.sdk_disabled),
     the SDK when a provider is made: set from here on, the package adds no telemetry of its own
     (no providers, no OTLP handler, no server or statement spans), while the providers made
     before this line keep working. What stays of the package is what ``bare`` keeps (the app's
@@ -157,7 +158,9 @@ def alternative_app(variant: str) -> Any:
     import logging
 
     from loan_api.main import create_app
-    from observability._log_config import OtlpLogHandler  # internal: the bench measures it alone
+    from loan_desk_telemetry._log_config import (
+        OtlpLogHandler,  # internal: the bench measures it alone
+    )
 
     provider = blueswen_tracer_provider() if variant == "blueswen" else None
     os.environ["OTEL_SDK_DISABLED"] = "true"
@@ -316,8 +319,8 @@ def add_basehttp_metrics(app: Any, registry: Any) -> None:
     from prometheus_client import Counter, Gauge, Histogram
     from starlette.middleware.base import BaseHTTPMiddleware
 
-    from observability._metrics import DURATION_BUCKETS, HTTP_METHODS
-    from observability._routes import route_of
+    from loan_desk_telemetry._metrics import DURATION_BUCKETS, HTTP_METHODS
+    from loan_desk_telemetry._routes import route_of
 
     labels = ["method", "route", "status_code", "app_name"]
     duration = Histogram(

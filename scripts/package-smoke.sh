@@ -16,18 +16,18 @@ uv build --quiet --package "$package" --out-dir "$work/dist"
 wheel=$(ls "$work"/dist/*.whl)
 sdist=$(ls "$work"/dist/*.tar.gz)
 wheel_files=$(unzip -Z1 "$wheel")
-for required in observability/__init__.py observability/py.typed; do
+for required in loan_desk_telemetry/__init__.py loan_desk_telemetry/py.typed; do
   grep -qx "$required" <<<"$wheel_files" || { echo "smoke: $required missing from $wheel" >&2; exit 1; }
 done
 sdist_files=$(tar -tzf "$sdist")
-for required in README.md CHANGELOG.md src/observability/py.typed; do
+for required in README.md CHANGELOG.md src/loan_desk_telemetry/py.typed; do
   grep -q "/$required\$" <<<"$sdist_files" || { echo "smoke: $required missing from $sdist" >&2; exit 1; }
 done
 
 # No --system-site-packages, no workspace, no lock: the resolver sees only the wheel's metadata.
 uv venv --quiet --python "$python" "$work/venv"
 uv pip install --quiet --python "$work/venv/bin/python" "$wheel" "uvicorn>=0.54,<0.60"
-# From an empty directory, with no PYTHONPATH: `observability` can only come from the wheel.
+# From an empty directory, with no PYTHONPATH: `loan_desk_telemetry` can only come from the wheel.
 cp scripts/package_smoke.py "$work/"
 (cd "$work" && env -u PYTHONPATH "$work/venv/bin/python" -I package_smoke.py)
 echo "package smoke passed: $(basename "$wheel") on Python $("$work/venv/bin/python" -c 'import platform; print(platform.python_version())')"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The observability package's unit tests (tests/unit/observability) on each Python given, each in
+# The observability package's unit tests (tests/unit/package) on each Python given, each in
 # its own throw-away environment holding only the package, its extras and its `test` group: no
 # service, no servicekit, no root dev tools. Usage: scripts/package-tests.sh 3.12 3.13
 # A version uv cannot find on PATH is looked up in pyenv's versions folder, then left to uv
@@ -19,5 +19,5 @@ for version in "$@"; do
   echo "== observability package tests on Python $version ($interpreter)"
   UV_PROJECT_ENVIRONMENT="$work/venv-$version" uv run --quiet --locked --no-default-groups \
     --python "$interpreter" --package loan-desk-telemetry --all-extras --group test \
-    --directory packages/observability pytest -q
+    --directory packages/loan-desk-telemetry pytest -q
 done

@@ -55,32 +55,32 @@ def main() -> None:
     os.environ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
     os.environ.pop("OTEL_SDK_DISABLED", None)
 
-    import observability
+    import loan_desk_telemetry
 
-    origin = Path(observability.__file__).resolve()
+    origin = Path(loan_desk_telemetry.__file__).resolve()
     if "site-packages" not in origin.parts:
-        fail(f"observability imported from {origin}, not from the installed wheel")
-    if problems := observability.environment_problems():
+        fail(f"loan_desk_telemetry imported from {origin}, not from the installed wheel")
+    if problems := loan_desk_telemetry.environment_problems():
         fail(f"environment problems: {problems}")
 
     import uvicorn
     from fastapi import FastAPI
     from prometheus_client import CollectorRegistry
 
-    observability.configure_logging(service_name="smoke", level="INFO")
-    telemetry = observability.setup_telemetry(service_name="smoke", service_version="0.0.1")
+    loan_desk_telemetry.configure_logging(service_name="smoke", level="INFO")
+    telemetry = loan_desk_telemetry.setup_telemetry(service_name="smoke", service_version="0.0.1")
     app = FastAPI()
 
     @app.get("/hello/{name}")
     async def hello(name: str) -> dict[str, str]:
         return {"hello": name}
 
-    observability.instrument_app(
+    loan_desk_telemetry.instrument_app(
         app, service_name="smoke", service_version="0.0.1", registry=CollectorRegistry()
     )
     # The extras are not installed here: their calls must say which extra to install.
     try:
-        observability.instrument_sqlalchemy(object())
+        loan_desk_telemetry.instrument_sqlalchemy(object())
     except ModuleNotFoundError as exc:
         if "loan-desk-telemetry[sqlalchemy]" not in str(exc):
             fail(f"missing-extra message does not name the extra: {exc}")

@@ -22,7 +22,7 @@ from alert_receiver import __version__
 from alert_receiver.config import ReceiverSettings, get_settings
 from alert_receiver.notifications import NotificationMetrics, record_notification
 from alert_receiver.payload import PayloadProblem, parse_notification, request_schema
-from observability import Telemetry
+from loan_desk_telemetry import Telemetry
 from servicekit.health import health_router
 from servicekit.observe import prepare_service
 from servicekit.problems import Problem

@@ -1,8 +1,9 @@
 """Each alert of a notification becomes one structured log line, ``alert.notification``.
 
-The line goes through the project's logging pipeline (observability.configure_logging): JSON on
-stdout and, with telemetry set up, one OTLP log record whose attributes Loki stores as structured
-metadata (``{service_name="alert-receiver"} | alertname="HttpHighErrorRatio"``). Its fields:
+The line goes through the project's logging pipeline (loan_desk_telemetry.configure_logging):
+JSON on stdout and, with telemetry set up, one OTLP log record whose attributes Loki stores as
+structured metadata (``{service_name="alert-receiver"} | alertname="HttpHighErrorRatio"``).
+Its fields:
 
 ==================  ===========================================================================
 ``alert_status``    ``firing`` or ``resolved``
@@ -22,7 +23,8 @@ metadata (``{service_name="alert-receiver"} | alertname="HttpHighErrorRatio"``).
 
 Nothing else of the payload is logged: not the receiver name, the group key, the external URL
 (it may carry credentials) or the group's common labels. Values under a sensitive name
-(``token``, ``password``, ...; observability.SENSITIVE_KEYS) read ``[REDACTED]``, a value longer
+(``token``, ``password``, ...; loan_desk_telemetry.SENSITIVE_KEYS) read ``[REDACTED]``, a value
+longer
 than ``MAX_VALUE_CHARS`` is cut with a marker saying how much was left out, and pairs past
 ``MAX_MAP_BYTES`` of JSON are left out under the name ``…``. Firing alerts log at WARNING,
 resolved ones at INFO.
@@ -41,7 +43,7 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter
 
 from alert_receiver.payload import Alert, Notification
-from observability import redact, redact_url
+from loan_desk_telemetry import redact, redact_url
 
 __all__ = ["MAX_VALUE_CHARS", "NotificationMetrics", "alert_fields", "record_notification"]
 

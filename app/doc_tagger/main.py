@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from doc_tagger import __version__
 from doc_tagger.config import TaggerSettings, get_settings
 from doc_tagger.tagging import UnreadableDocument, tag_document
-from observability import Telemetry
+from loan_desk_telemetry import Telemetry
 from servicekit.health import health_router
 from servicekit.observe import prepare_service
 from servicekit.openapi import problem_responses

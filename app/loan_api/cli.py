@@ -45,7 +45,7 @@ def _run_migrations(args: argparse.Namespace) -> bool:
     from sqlalchemy.exc import SQLAlchemyError
 
     from loan_api import migrate as migrations
-    from observability import exception_message
+    from loan_desk_telemetry import exception_message
 
     if args.command not in ("migrate", "downgrade"):
         return False

@@ -20,7 +20,7 @@ from loan_api.documents.client import HttpTaggerClient
 from loan_api.faults import API_SCENARIOS, install_faults
 from loan_api.metrics import BusinessMetrics
 from loan_api.notifications import router as notifications
-from observability import Telemetry, instrument_sqlalchemy
+from loan_desk_telemetry import Telemetry, instrument_sqlalchemy
 from servicekit.health import health_router
 from servicekit.observe import prepare_service
 

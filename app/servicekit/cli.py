@@ -34,11 +34,12 @@ def configuration_problems(load: Callable[[], _ServiceSettings]) -> list[str]:
 
     Three sources: the service's settings (pydantic), what the settings check beyond pydantic
     (``problems()``: the admin token, files), and the ``OTEL_*`` variables the observability
-    package and the OpenTelemetry SDK read (:func:`observability.environment_problems`). A wrong
-    setting stops the command before anything starts, with these lines instead of a traceback.
-    Values are shown only for settings that are not secret, URLs without their user info.
+    package and the OpenTelemetry SDK read (:func:`loan_desk_telemetry.environment_problems`).
+    A wrong setting stops the command before anything starts, with these lines instead of a
+    traceback. Values are shown only for settings that are not secret, URLs without their user
+    info.
     """
-    from observability import environment_problems, redact_text
+    from loan_desk_telemetry import environment_problems, redact_text
 
     found: dict[str, str] = {}
     settings: _ServiceSettings | None = None
@@ -157,7 +158,7 @@ class ServiceCli:
     def _loggers(self) -> None:
         import importlib
 
-        from observability.loggers import print_logger_tree
+        from loan_desk_telemetry.loggers import print_logger_tree
 
         module_name, _, attribute = self.factory.partition(":")
         getattr(importlib.import_module(module_name), attribute)()

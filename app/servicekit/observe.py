@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from observability import Telemetry, configure_logging, instrument_app, setup_telemetry
+from loan_desk_telemetry import Telemetry, configure_logging, instrument_app, setup_telemetry
 from servicekit.limits import install_body_limit
 from servicekit.openapi import install_openapi
 from servicekit.problems import install_problem_handlers

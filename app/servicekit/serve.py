@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 
 #: In-flight requests get this long to finish after SIGTERM (compose's stop_grace_period allows
-#: for it plus the telemetry flush, observability._telemetry.SHUTDOWN_TIMEOUT_SECONDS).
+#: for it plus the telemetry flush, loan_desk_telemetry._telemetry.SHUTDOWN_TIMEOUT_SECONDS).
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
@@ -40,7 +40,7 @@ def serve_app(
     log_level: str,
     log_format: str,
 ) -> None:
-    from observability import configure_logging
+    from loan_desk_telemetry import configure_logging
 
     configure_logging(service_name=service_name, level=log_level, fmt=log_format)
     _fresh_multiprocess_dir()

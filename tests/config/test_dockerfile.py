@@ -60,10 +60,11 @@ def test_the_parser_sees_a_root_user_when_there_is_one() -> None:
 
 
 def test_the_image_installs_every_workspace_member() -> None:
-    """The services import `observability` from the workspace member packages/observability."""
+    """The services import `loan_desk_telemetry` from the workspace member
+    packages/loan-desk-telemetry."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     members = pyproject["tool"]["uv"]["workspace"]["members"]
-    assert members == ["packages/observability"]
+    assert members == ["packages/loan-desk-telemetry"]
     steps = instructions(DOCKERFILE.read_text())
     build = steps[: max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM")]
     syncs = [i for i, (keyword, rest) in enumerate(build) if keyword == "RUN" and "uv sync" in rest]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from observability._telemetry import SHUTDOWN_TIMEOUT_SECONDS
+from loan_desk_telemetry._telemetry import SHUTDOWN_TIMEOUT_SECONDS
 from servicekit.serve import GRACEFUL_SHUTDOWN_SECONDS
 from tests.config import stackfiles as sf
 

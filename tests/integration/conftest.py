@@ -35,7 +35,7 @@ from loan_api.documents.client import HttpTaggerClient, TaggerClient
 from loan_api.main import create_app
 from loan_api.metrics import BusinessMetrics
 from loan_api.migrate import upgrade
-from observability import Telemetry
+from loan_desk_telemetry import Telemetry
 from tests.support.tools import missing
 
 

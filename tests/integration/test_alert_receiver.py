@@ -12,7 +12,7 @@ import pytest
 
 from alert_receiver.main import NOTIFICATIONS_PATH
 from alert_receiver.notifications import MAX_VALUE_CHARS
-from observability.testing import reset_global_state
+from loan_desk_telemetry.testing import reset_global_state
 from tests.support.alert_payloads import DASHBOARD, PLANTED, RUNBOOK, alert, notification
 from tests.support.alert_receiver import EVENT, Receiver, running_receiver
 from tests.support.trainer import ADMIN, TOKEN

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from alert_receiver.config import ReceiverSettings
 from alert_receiver.main import NOTIFICATIONS_PATH, SERVICE_NAME, create_app
-from observability import Telemetry, configure_logging
+from loan_desk_telemetry import Telemetry, configure_logging
 
 EVENT = "alert.notification"
 

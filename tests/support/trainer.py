@@ -19,7 +19,7 @@ from loan_api.database import create_engine
 from loan_api.documents.client import HttpTaggerClient
 from loan_api.main import create_app
 from loan_api.metrics import BusinessMetrics
-from observability.testing import Capture, capture_telemetry
+from loan_desk_telemetry.testing import Capture, capture_telemetry
 
 # A fresh random token per test session: 48 hex characters, like the stack's generated secret.
 TOKEN = secrets.token_hex(24)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from alert_receiver.main import NOTIFICATIONS_PATH
-from observability.testing import Capture, capture_telemetry, reset_global_state
+from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
 from tests.support.alert_payloads import DASHBOARD, PLANTED, RUNBOOK, alert, notification
 from tests.support.alert_receiver import EVENT, Receiver, running_receiver
 from tests.support.trainer import attributes_of, body_of, severity_of

@@ -26,13 +26,13 @@ from fastapi import FastAPI
 from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry
 
-import observability
+import loan_desk_telemetry
 from doc_tagger.config import TaggerSettings
 from doc_tagger.main import create_app as create_tagger_app
 from loan_api.main import _MULTIPART_ALLOWANCE
 from loan_api.migrate import upgrade
-from observability._metrics import PrometheusMiddleware
-from observability.testing import Capture, capture_telemetry, reset_global_state
+from loan_desk_telemetry._metrics import PrometheusMiddleware
+from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
 from servicekit.limits import BodySizeLimitMiddleware
 from servicekit.problems import install_problem_handlers
 from servicekit.trainer.middleware import ScenarioMiddleware
@@ -120,7 +120,8 @@ async def record(sinks: Sinks, send: Callable[[], Awaitable[int]]) -> Recorded:
         access=[
             r
             for r in logs
-            if r.instrumentation_scope.name == "observability.access" and body_of(r) == "request"
+            if r.instrumentation_scope.name == "loan_desk_telemetry.access"
+            and body_of(r) == "request"
         ],
         errors=[r for r in logs if severity_of(r) in {"ERROR", "FATAL"}],
         spans=[s for s in sinks.capture.spans() if s.kind.name == "SERVER"],
@@ -302,7 +303,7 @@ async def test_trainer_answers_and_unhandled_exceptions_are_recorded_once(api: T
     # One line for the fault, from inside the span, with its ids, method and route.
     (error,) = seen.errors
     assert body_of(error) == "unhandled exception"
-    assert error.instrumentation_scope.name == "observability.access"
+    assert error.instrumentation_scope.name == "loan_desk_telemetry.access"
     assert (error.log_record.trace_id, error.log_record.span_id) == (
         span.context.trace_id,
         span.context.span_id,
@@ -483,7 +484,7 @@ async def test_an_unhandled_exception_is_logged_once_on_paths_the_metrics_skip()
     """Excluded paths (/metrics, health) and ``access_log=False`` leave the fault to the 500
     handler: still one line, with the route, and the server's own report of it is dropped."""
     stdout = io.StringIO()
-    observability.configure_logging(service_name="svc", fmt="json", stream=stdout)
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=stdout)
     capture = capture_telemetry(service_name="svc")
     app = FastAPI()
 
@@ -491,7 +492,7 @@ async def test_an_unhandled_exception_is_logged_once_on_paths_the_metrics_skip()
     async def live() -> None:
         raise RuntimeError("probe broke")
 
-    observability.instrument_app(
+    loan_desk_telemetry.instrument_app(
         app,
         service_name="svc",
         service_version="1",

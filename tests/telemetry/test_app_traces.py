@@ -24,8 +24,8 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
 
 from loan_api.migrate import upgrade
-from observability import configure_logging
-from observability.testing import Capture, capture_telemetry, reset_global_state
+from loan_desk_telemetry import configure_logging
+from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
 from tests.integration.conftest import Api, api_client
 from tests.support.flows import create_application, upload
 

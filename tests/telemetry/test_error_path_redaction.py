@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from loan_api.applications import service as applications_service
 from loan_api.migrate import upgrade
-from observability import configure_logging
-from observability.testing import reset_global_state
+from loan_desk_telemetry import configure_logging
+from loan_desk_telemetry.testing import reset_global_state
 from tests.integration.conftest import (  # noqa: F401 - database_factory is a fixture
     _run_in_own_loop,
     api_client,

@@ -21,9 +21,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-import observability
-from observability._log_config import bound_logger
-from observability.testing import Capture, capture_telemetry, reset_global_state
+import loan_desk_telemetry
+from loan_desk_telemetry._log_config import bound_logger
+from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +48,7 @@ def _app(capture: Capture) -> FastAPI:
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    observability.instrument_app(
+    loan_desk_telemetry.instrument_app(
         app,
         service_name="svc",
         service_version="1",
@@ -85,8 +85,10 @@ async def test_one_server_span_per_request_with_stable_attributes() -> None:
 def test_query_spans(tmp_path: object) -> None:
     capture = capture_telemetry(service_name="svc")
     engine = create_engine(f"sqlite:///{tmp_path}/q.db")
-    observability.instrument_sqlalchemy(engine, tracer_provider=capture.tracer_provider)
-    observability.instrument_sqlalchemy(engine, tracer_provider=capture.tracer_provider)  # twice
+    loan_desk_telemetry.instrument_sqlalchemy(engine, tracer_provider=capture.tracer_provider)
+    loan_desk_telemetry.instrument_sqlalchemy(
+        engine, tracer_provider=capture.tracer_provider
+    )  # twice
     tracer = capture.tracer_provider.get_tracer("test")
     with tracer.start_as_current_span("parent") as parent, engine.connect() as conn:
         conn.execute(text("/* hint */ SELECT 1 WHERE 1 = :x"), {"x": 1})
@@ -108,20 +110,20 @@ def test_query_spans(tmp_path: object) -> None:
 
 
 def test_access_logger_follows_reconfiguration() -> None:
-    from observability._log_config import bound_logger
+    from loan_desk_telemetry._log_config import bound_logger
 
     first, second = io.StringIO(), io.StringIO()
-    observability.configure_logging(service_name="one", fmt="json", stream=first)
-    bound_logger("observability.access").info("request", n=1)
-    observability.configure_logging(service_name="two", fmt="json", stream=second)
-    bound_logger("observability.access").info("request", n=2)
+    loan_desk_telemetry.configure_logging(service_name="one", fmt="json", stream=first)
+    bound_logger("loan_desk_telemetry.access").info("request", n=1)
+    loan_desk_telemetry.configure_logging(service_name="two", fmt="json", stream=second)
+    bound_logger("loan_desk_telemetry.access").info("request", n=2)
     assert [json.loads(line)["service"] for line in first.getvalue().splitlines()] == ["one"]
     assert [json.loads(line)["service"] for line in second.getvalue().splitlines()] == ["two"]
 
 
 def test_otlp_copy_of_a_record() -> None:
     capture = capture_telemetry(service_name="svc")
-    observability.configure_logging(service_name="svc", fmt="json", stream=io.StringIO())
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=io.StringIO())
     tracer = capture.tracer_provider.get_tracer("test")
     with tracer.start_as_current_span("parent") as span:
         bound = bound_logger("app")

@@ -26,9 +26,9 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
-import observability
-from observability._log_config import OtlpLogHandler
-from observability.testing import reset_global_state
+import loan_desk_telemetry
+from loan_desk_telemetry._log_config import OtlpLogHandler
+from loan_desk_telemetry.testing import reset_global_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def small_app(registry: CollectorRegistry, tracer_provider: object = None) -> Fa
         structlog.get_logger("app").info("reading", item_id=item_id)
         return {"item_id": item_id}
 
-    observability.instrument_app(
+    loan_desk_telemetry.instrument_app(
         app,
         service_name="svc",
         service_version="1",
@@ -89,8 +89,8 @@ async def test_collector_outage_serves_every_request_without_flooding_logs(
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
     monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "20")
     stream = io.StringIO()
-    observability.configure_logging(service_name="svc", fmt="json", stream=stream)
-    telemetry = observability.setup_telemetry(
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=stream)
+    telemetry = loan_desk_telemetry.setup_telemetry(
         service_name="svc",
         service_version="1",
         tracer_provider=TracerProvider(),
@@ -151,8 +151,8 @@ async def test_sdk_disabled_turns_opentelemetry_off_and_keeps_metrics_and_logs(
 ) -> None:
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     stream = io.StringIO()
-    observability.configure_logging(service_name="svc", fmt="json", stream=stream)
-    telemetry = observability.setup_telemetry(service_name="svc", service_version="1")
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=stream)
+    telemetry = loan_desk_telemetry.setup_telemetry(service_name="svc", service_version="1")
     assert telemetry.enabled is False
     assert not [h for h in logging.getLogger().handlers if isinstance(h, OtlpLogHandler)]
     registry = CollectorRegistry()
@@ -176,18 +176,18 @@ GLOBAL_SCRIPT = textwrap.dedent(
     """
     import asyncio, json
     import httpx
-    import observability
+    import loan_desk_telemetry
     from fastapi import FastAPI
     from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from prometheus_client import CollectorRegistry
 
     spans = InMemorySpanExporter()
-    telemetry = observability.setup_telemetry(
+    telemetry = loan_desk_telemetry.setup_telemetry(
         service_name="svc", service_version="1",
         span_exporter=spans, log_exporter=InMemoryLogRecordExporter(),
     )
-    again = observability.setup_telemetry(service_name="svc", service_version="1")
+    again = loan_desk_telemetry.setup_telemetry(service_name="svc", service_version="1")
     app = FastAPI()
     sub = FastAPI()
 
@@ -200,7 +200,7 @@ GLOBAL_SCRIPT = textwrap.dedent(
         return {"thing_id": thing_id}
 
     app.mount("/sub", sub)
-    observability.instrument_app(app, service_name="svc", service_version="1",
+    loan_desk_telemetry.instrument_app(app, service_name="svc", service_version="1",
                                  registry=CollectorRegistry())
 
     async def main():
@@ -245,7 +245,7 @@ MULTIPROC_WORKER = textwrap.dedent(
     """
     import asyncio, sys
     import httpx
-    import observability
+    import loan_desk_telemetry
     from fastapi import FastAPI
     from prometheus_client import CollectorRegistry
 
@@ -255,7 +255,7 @@ MULTIPROC_WORKER = textwrap.dedent(
     async def item(item_id: int):
         return {"item_id": item_id}
 
-    observability.instrument_app(app, service_name="svc", service_version="1.2.3",
+    loan_desk_telemetry.instrument_app(app, service_name="svc", service_version="1.2.3",
                                  registry=CollectorRegistry())
 
     async def main():

@@ -27,8 +27,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import observability
-from observability.testing import Capture, capture_telemetry, reset_global_state
+import loan_desk_telemetry
+from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
 from tests.support.tools import require_executable
 
 HEX = set("0123456789abcdef")
@@ -75,7 +75,7 @@ def build_apps(capture: Capture) -> tuple[FastAPI, FastAPI, CollectorRegistry, C
         return {"tags": ["passport"]}
 
     tagger_registry = CollectorRegistry()
-    observability.instrument_app(
+    loan_desk_telemetry.instrument_app(
         tagger,
         service_name="doc-tagger",
         service_version="2.0.0",
@@ -115,7 +115,7 @@ def build_apps(capture: Capture) -> tuple[FastAPI, FastAPI, CollectorRegistry, C
         return {"status": "ok"}
 
     api_registry = CollectorRegistry()
-    observability.instrument_app(
+    loan_desk_telemetry.instrument_app(
         api,
         service_name="loan-api",
         service_version="1.0.0",
@@ -128,7 +128,7 @@ def build_apps(capture: Capture) -> tuple[FastAPI, FastAPI, CollectorRegistry, C
 @pytest.fixture
 async def stack() -> AsyncIterator[Stack]:
     logs = io.StringIO()
-    observability.configure_logging(service_name="loan-api", fmt="json", stream=logs)
+    loan_desk_telemetry.configure_logging(service_name="loan-api", fmt="json", stream=logs)
     capture = capture_telemetry(service_name="loan-api", version="1.0.0")
     api, _tagger, api_registry, tagger_registry = build_apps(capture)
     transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
@@ -234,7 +234,7 @@ async def test_log_lines_carry_the_request_span_ids_and_service(stack: Stack) ->
 
 async def test_one_canonical_access_line_per_request(stack: Stack) -> None:
     await stack.client.get("/items/7?token=abc")
-    access = [line for line in stack.lines() if line["logger"] == "observability.access"]
+    access = [line for line in stack.lines() if line["logger"] == "loan_desk_telemetry.access"]
     assert len(access) == 2  # api and tagger
     api_line = next(line for line in access if line["route"] == "/items/{item_id}")
     assert api_line["method"] == "GET"
@@ -329,7 +329,9 @@ async def test_metrics_and_health_are_neither_traced_nor_counted(stack: Stack) -
     assert (await stack.client.get("/metrics")).status_code == 200
     assert stack.capture.spans() == []
     assert series(stack.api_registry, "http_request_duration_seconds_count") == {}
-    assert [line for line in stack.lines() if line.get("logger") == "observability.access"] == []
+    assert [
+        line for line in stack.lines() if line.get("logger") == "loan_desk_telemetry.access"
+    ] == []
 
 
 async def test_unhandled_exception_is_counted_traced_and_logged_once(stack: Stack) -> None:
@@ -363,7 +365,7 @@ async def test_unhandled_exception_is_counted_traced_and_logged_once(stack: Stac
 
 def raise_marked() -> None:
     exc = RuntimeError("again")
-    observability._metrics.mark_logged(exc)
+    loan_desk_telemetry._metrics.mark_logged(exc)
     raise exc
 
 

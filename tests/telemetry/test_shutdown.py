@@ -38,7 +38,8 @@ from tests.support.services import (
 )
 
 REQUESTS = 400
-# The fix bounds the telemetry flush at 3 s (observability._telemetry.SHUTDOWN_TIMEOUT_SECONDS) and
+# The fix bounds the telemetry flush at 3 s
+# (loan_desk_telemetry._telemetry.SHUTDOWN_TIMEOUT_SECONDS) and
 # the process stops within 5 s; 10 s leaves room for a loaded CI machine and still fails the
 # 26-31 s the unbounded flush took.
 MAX_STOP_SECONDS = 10.0

@@ -62,7 +62,9 @@ def observations(service: Service) -> float:
 
 
 def access_lines(service: Service) -> list[dict[str, object]]:
-    return [line for line in service.log_lines() if line.get("logger") == "observability.access"]
+    return [
+        line for line in service.log_lines() if line.get("logger") == "loan_desk_telemetry.access"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -158,5 +160,5 @@ def test_an_oversized_chunked_body_over_the_wire_is_one_recorded_413(
         assert exceptions(after) == exceptions(before)
         new = service.log_lines()[lines_before:]
         assert [line["level"] for line in new if line["level"] in {"error", "critical"}] == []
-        requests = [line for line in new if line.get("logger") == "observability.access"]
+        requests = [line for line in new if line.get("logger") == "loan_desk_telemetry.access"]
         assert [(r["status_code"], r["route"]) for r in requests] == [(413, route)]

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from observability import UNMATCHED, match_route
+from loan_desk_telemetry import UNMATCHED, match_route
 from servicekit.problems import Problem
 from servicekit.trainer.middleware import PROTECTED_PREFIXES
 from servicekit.trainer.registry import ScenarioRegistry, TrafficRequest, UnknownScenarioError

@@ -4,7 +4,7 @@ Added before ``observe()`` it is the innermost middleware: the metrics middlewar
 span wrap it, so an injected delay lands in ``http_request_duration_seconds`` for the route, an
 injected 5xx is counted with its status, and an injected exception travels the same road as a bug
 (``http_request_exceptions_total``, an error log line with its traceback, a 500 problem document).
-The route is the template the metrics use (``observability.route_of``), resolved once per
+The route is the template the metrics use (``loan_desk_telemetry.route_of``), resolved once per
 request. ``/admin``, ``/metrics`` and the health probes are never touched, so a trainer can always
 switch a scenario off again.
 """
@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from observability import UNMATCHED, route_of
+from loan_desk_telemetry import UNMATCHED, route_of
 from servicekit.problems import PROBLEM_TYPE_PREFIX, problem_response
 from servicekit.trainer.registry import (
     ErrorParams,

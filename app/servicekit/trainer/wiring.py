@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from observability import resolve_service_name
+from loan_desk_telemetry import resolve_service_name
 from servicekit.trainer.admin import admin_router
 from servicekit.trainer.middleware import ScenarioMiddleware
 from servicekit.trainer.registry import ScenarioRegistry

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from loan_api.migrate import upgrade
-from observability.testing import reset_global_state
+from loan_desk_telemetry.testing import reset_global_state
 from tests.support.trainer import TrainerApi, trainer_api
 
 

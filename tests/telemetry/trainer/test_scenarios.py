@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from doc_tagger.config import TaggerSettings
 from doc_tagger.main import create_app as create_tagger_app
-from observability.testing import capture_telemetry
+from loan_desk_telemetry.testing import capture_telemetry
 from tests.support.documents import pdf
 from tests.support.flows import Applicant, application_body, create_application, upload
 from tests.support.trainer import (

@@ -29,8 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from observability._log_config import bound_logger
-from observability._routes import route_of
+from loan_desk_telemetry._log_config import bound_logger
+from loan_desk_telemetry._routes import route_of
 
 __all__ = [
     "HTTP_METHODS",
@@ -51,7 +51,7 @@ DURATION_BUCKETS: Final = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
 )  # fmt: skip
 
-ACCESS_LOGGER: Final = "observability.access"
+ACCESS_LOGGER: Final = "loan_desk_telemetry.access"
 
 
 def multiprocess_enabled() -> bool:

@@ -12,15 +12,19 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.routing import Mount
 from starlette.types import Scope
 
-from observability._metrics import (
+from loan_desk_telemetry._metrics import (
     HttpMetrics,
     PrometheusMiddleware,
     metrics_endpoint,
     serving_registry,
 )
-from observability._redaction import SENSITIVE_KEYS
-from observability._resource import instrumentation_disabled, resolve_service_name, sdk_disabled
-from observability._routes import UNMATCHED, route_of
+from loan_desk_telemetry._redaction import SENSITIVE_KEYS
+from loan_desk_telemetry._resource import (
+    instrumentation_disabled,
+    resolve_service_name,
+    sdk_disabled,
+)
+from loan_desk_telemetry._routes import UNMATCHED, route_of
 
 __all__ = ["DEFAULT_EXCLUDED_PATHS", "instrument_app"]
 
@@ -94,7 +98,7 @@ def instrument_app(
       and then sensitive ones redacted). ``tracer_provider`` defaults to the global one. Skipped
       under ``OTEL_SDK_DISABLED=true`` or when ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` names
       ``fastapi``.
-    - Metrics: :class:`~observability._metrics.PrometheusMiddleware` on ``registry`` (default:
+    - Metrics: :class:`~loan_desk_telemetry._metrics.PrometheusMiddleware` on ``registry`` (default:
       ``prometheus_client.REGISTRY``, which also carries the process and platform collectors),
       wrapping the middleware added before this call (add yours first: one access line and one
       observation per answer, whoever gives it).

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-import observability
-from observability import _extras, _telemetry
+import loan_desk_telemetry
+from loan_desk_telemetry import _extras, _telemetry
 
 
 def test_a_missing_module_names_the_extra_and_the_distribution() -> None:
@@ -35,7 +35,7 @@ def test_instrument_sqlalchemy_without_its_extra(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(_extras.importlib, "import_module", without_sqlalchemy_instrumentation)
     monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
     with pytest.raises(ModuleNotFoundError, match=r"loan-desk-telemetry\[sqlalchemy\]"):
-        observability.instrument_sqlalchemy(object())
+        loan_desk_telemetry.instrument_sqlalchemy(object())
 
 
 def test_httpx_without_its_instrumentation_is_one_warning(
@@ -53,7 +53,7 @@ def test_httpx_without_its_instrumentation_is_one_warning(
         log_handler=None,
         owns_globals=False,
     )
-    with caplog.at_level(logging.WARNING, logger="observability.telemetry"):
+    with caplog.at_level(logging.WARNING, logger="loan_desk_telemetry.telemetry"):
         _telemetry._instrument_httpx_globally(telemetry, tracer_provider=None)
     assert [r.getMessage() for r in caplog.records] == [
         "httpx is installed but not traced: install the 'httpx' extra "
@@ -75,7 +75,7 @@ def test_without_httpx_nothing_is_said(
         log_handler=None,
         owns_globals=False,
     )
-    with caplog.at_level(logging.DEBUG, logger="observability.telemetry"):
+    with caplog.at_level(logging.DEBUG, logger="loan_desk_telemetry.telemetry"):
         _telemetry._instrument_httpx_globally(telemetry, tracer_provider=None)
     assert caplog.records == []
     assert telemetry._instrumented_httpx is False

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from observability import REDACTED, SENSITIVE_KEYS, is_sensitive_key, redact
-from observability._redaction import redact_attributes, redact_query, redact_url
+from loan_desk_telemetry import REDACTED, SENSITIVE_KEYS, is_sensitive_key, redact
+from loan_desk_telemetry._redaction import redact_attributes, redact_query, redact_url
 
 
 @pytest.mark.parametrize(

@@ -3,15 +3,18 @@
 Three calls, in this order, in the service's ``create_app``::
 
     from prometheus_client import CollectorRegistry
-    import observability
+    import loan_desk_telemetry
 
-    observability.configure_logging(service_name="loan-api", level="INFO")  # fmt="auto"
-    telemetry = observability.setup_telemetry(service_name="loan-api", service_version="1.2.0")
+    loan_desk_telemetry.configure_logging(service_name="loan-api", level="INFO")  # fmt="auto"
+    telemetry = loan_desk_telemetry.setup_telemetry(
+        service_name="loan-api", service_version="1.2.0"
+    )
     app = FastAPI(lifespan=lifespan)          # lifespan calls telemetry.shutdown() at the end
     registry = CollectorRegistry()            # or None: prometheus_client.REGISTRY
-    observability.instrument_app(app, service_name="loan-api", service_version="1.2.0",
-                                 registry=registry)
-    observability.instrument_sqlalchemy(engine)            # an AsyncEngine or Engine
+    loan_desk_telemetry.instrument_app(
+        app, service_name="loan-api", service_version="1.2.0", registry=registry
+    )
+    loan_desk_telemetry.instrument_sqlalchemy(engine)  # an AsyncEngine or Engine
 
 and run uvicorn with ``log_config=None`` so it keeps its hands off logging.
 
@@ -48,8 +51,8 @@ What each part sets up
 ``environment_problems``
     The ``OTEL_*`` variables with a value that would fail or be ignored, for a command line to
     refuse before anything starts.
-``observability.loggers``
-    ``python -m observability.loggers`` prints the logger tree (level, handlers, propagate).
+``loan_desk_telemetry.loggers``
+    ``python -m loan_desk_telemetry.loggers`` prints the logger tree (level, handlers, propagate).
 
 Environment variables honoured
 ------------------------------
@@ -81,7 +84,7 @@ Environment variables honoured
 ``OTEL_SEMCONV_STABILITY_OPT_IN``
     this package sets it to ``http`` when unset (stable HTTP semantic conventions:
     ``http.request.method``, ``http.response.status_code``, ``url.path``), before any
-    instrumentation reads it. Import ``observability`` before instrumenting anything else.
+    instrumentation reads it. Import ``loan_desk_telemetry`` before instrumenting anything else.
 ``PROMETHEUS_MULTIPROC_DIR``
     prometheus-client multiprocess mode: correct totals across ``uvicorn --workers N``, no
     exemplars (see the package README). Must be set before ``prometheus_client`` is imported.
@@ -93,7 +96,7 @@ fresh ``CollectorRegistry``, and nothing global is touched except the root logge
 
 Public names
 ------------
-Everything importable from ``observability`` is listed here (and in ``__all__``, pinned by a
+Everything importable from ``loan_desk_telemetry`` is listed here (and in ``__all__``, pinned by a
 test); every other module is private (an underscore module) and may change in any release.
 
 Setup: ``configure_logging``, ``reset_logging``, ``setup_telemetry``, ``Telemetry``,
@@ -113,7 +116,7 @@ Routes: ``route_of(scope, routes)`` (the route template the metrics and the acce
 ``UNMATCHED`` when none matches), ``match_route(routes, scope)`` (the template or ``None``);
 ``resolve_service_name(name)`` (``OTEL_SERVICE_NAME`` wins).
 
-Modules: ``observability.loggers`` (the logger tree) and ``observability.testing``
+Modules: ``loan_desk_telemetry.loggers`` (the logger tree) and ``loan_desk_telemetry.testing``
 (``capture_telemetry``, ``reset_global_state``: the in-memory pipeline for tests).
 """
 
@@ -122,11 +125,11 @@ import os as _os
 # Before any instrumentation is imported: the contrib packages read it once per process.
 _os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
-from observability._environment import environment_problems
-from observability._instrumentation import DEFAULT_EXCLUDED_PATHS, instrument_app
-from observability._log_config import configure_logging, reset_logging
-from observability._metrics import PrometheusMiddleware, already_logged, mark_logged
-from observability._redaction import (
+from loan_desk_telemetry._environment import environment_problems
+from loan_desk_telemetry._instrumentation import DEFAULT_EXCLUDED_PATHS, instrument_app
+from loan_desk_telemetry._log_config import configure_logging, reset_logging
+from loan_desk_telemetry._metrics import PrometheusMiddleware, already_logged, mark_logged
+from loan_desk_telemetry._redaction import (
     REDACTED,
     SENSITIVE_KEYS,
     exception_message,
@@ -135,9 +138,9 @@ from observability._redaction import (
     redact_text,
     redact_url,
 )
-from observability._resource import resolve_service_name
-from observability._routes import UNMATCHED, match_route, route_of
-from observability._telemetry import (
+from loan_desk_telemetry._resource import resolve_service_name
+from loan_desk_telemetry._routes import UNMATCHED, match_route, route_of
+from loan_desk_telemetry._telemetry import (
     Telemetry,
     instrument_httpx_client,
     instrument_sqlalchemy,
@@ -149,13 +152,14 @@ _PUBLIC_MODULES = ("loggers", "testing")
 
 
 def __getattr__(name: str) -> object:
-    # Imported on first use: `python -m observability.loggers` runs without a double import, and
+    # Imported on first use: `python -m loan_desk_telemetry.loggers` runs without a double import,
+    # and
     # the test helpers cost nothing in production.
     if name in _PUBLIC_MODULES:
         import importlib
 
-        return importlib.import_module(f"observability.{name}")
-    raise AttributeError(f"module 'observability' has no attribute {name!r}")
+        return importlib.import_module(f"loan_desk_telemetry.{name}")
+    raise AttributeError(f"module 'loan_desk_telemetry' has no attribute {name!r}")
 
 
 __all__ = [

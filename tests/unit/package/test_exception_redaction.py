@@ -23,8 +23,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import StatementError
 
-from observability import REDACTED, configure_logging, setup_telemetry
-from observability._redaction import exception_text, redact_text
+from loan_desk_telemetry import REDACTED, configure_logging, setup_telemetry
+from loan_desk_telemetry._redaction import exception_text, redact_text
 
 NAME = "Zebulon"
 EMAIL = "zebulon.quux@example.org"

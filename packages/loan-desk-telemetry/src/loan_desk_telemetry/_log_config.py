@@ -4,7 +4,7 @@ structlog loggers are stdlib loggers underneath (``structlog.stdlib.LoggerFactor
 dict travels to the handlers inside the ``LogRecord`` (``ProcessorFormatter.wrap_for_formatter``)
 and records from libraries (uvicorn, SQLAlchemy, httpx, ...) run through the same processors as
 ``foreign_pre_chain``. The root logger holds the handlers: one stdout handler installed here and,
-when :func:`observability.setup_telemetry` ran, one OTLP handler (:class:`OtlpLogHandler`).
+when :func:`loan_desk_telemetry.setup_telemetry` ran, one OTLP handler (:class:`OtlpLogHandler`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from structlog.types import EventDict, Processor, WrappedLogger
 
-from observability._redaction import (
+from loan_desk_telemetry._redaction import (
     exception_message,
     exception_text,
     redact_event_dict,
     redact_text,
 )
-from observability._resource import resolve_service_name
+from loan_desk_telemetry._resource import resolve_service_name
 
 __all__ = [
     "EXPORT_FAILURE_LOGGERS",
@@ -138,7 +138,7 @@ def _exc_info(value: Any) -> _ExcInfo | None:
 
 def render_exception(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: the exception of ``exc_info`` rendered into ``exception`` as a plain
-    traceback (no local variables) through :func:`~observability._redaction.redact_text`.
+    traceback (no local variables) through :func:`~loan_desk_telemetry._redaction.redact_text`.
 
     Every sink takes its exception text from here: the JSON and console renderers print
     ``exception``; the OTLP handler sends it as ``exception.stacktrace``. ``exc_info`` stays in
@@ -185,7 +185,7 @@ _pipeline = _Pipeline()
 
 # What the OTLP exporters log at ERROR when a batch cannot be delivered (collector down, refusing
 # or not answering). Checked against the locked sources by
-# tests/unit/observability/test_export_failures.py:
+# tests/unit/package/test_export_failures.py:
 # - opentelemetry-exporter-otlp-common 0.66b2, exporter/otlp/common/http.py,
 #   _OTLPHTTPClient.export, through the logger of the HTTP exporter module that owns the client;
 # - opentelemetry-exporter-otlp-proto-grpc 1.45.2, exporter/otlp/proto/grpc/exporter.py,
@@ -270,7 +270,7 @@ class DropRelogged(logging.Filter):
     would be a second, trace-less copy of the same traceback)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.name != "observability.access":
+        if record.exc_info and record.name != "loan_desk_telemetry.access":
             exc = record.exc_info[1]
             if getattr(exc, "__observability_logged__", False):
                 return False

@@ -8,9 +8,9 @@ import sys
 import pytest
 import structlog
 
-import observability
-from observability._log_config import ExportErrorRateLimit
-from observability.loggers import logger_tree, main
+import loan_desk_telemetry
+from loan_desk_telemetry._log_config import ExportErrorRateLimit
+from loan_desk_telemetry.loggers import logger_tree, main
 
 
 def lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -19,7 +19,7 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
 
 def test_structlog_and_stdlib_share_one_json_pipeline() -> None:
     stream = io.StringIO()
-    observability.configure_logging(service_name="svc", fmt="json", stream=stream)
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=stream)
     structlog.get_logger("app").info("hello", n=1, token="t0k")
     logging.getLogger("sqlalchemy.engine.Engine").warning("slow %s", "query", extra={"ms": 9})
     logging.getLogger("uvicorn.error").info("Started server process")
@@ -37,8 +37,8 @@ def test_structlog_and_stdlib_share_one_json_pipeline() -> None:
 
 def test_configure_twice_adds_no_second_handler() -> None:
     stream = io.StringIO()
-    observability.configure_logging(service_name="svc", fmt="json", stream=stream)
-    observability.configure_logging(service_name="svc", fmt="json", stream=stream)
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=stream)
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=stream)
     structlog.get_logger("app").info("once")
     logging.getLogger("lib").warning("once too")
     assert [line["event"] for line in lines(stream)] == ["once", "once too"]
@@ -47,7 +47,7 @@ def test_configure_twice_adds_no_second_handler() -> None:
 def test_library_levels_and_uvicorn_access_silenced() -> None:
     stream = io.StringIO()
     logging.getLogger("uvicorn.access").addHandler(logging.StreamHandler(io.StringIO()))
-    observability.configure_logging(service_name="svc", fmt="json", stream=stream)
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=stream)
     logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET / HTTP/1.1" 200')
     logging.getLogger("httpx").info("HTTP Request: GET http://x")
     logging.getLogger("sqlalchemy.engine.Engine").info("SELECT 1")
@@ -59,7 +59,9 @@ def test_library_levels_and_uvicorn_access_silenced() -> None:
 
 def test_level_argument_and_contextvars() -> None:
     stream = io.StringIO()
-    observability.configure_logging(service_name="svc", level="WARNING", fmt="json", stream=stream)
+    loan_desk_telemetry.configure_logging(
+        service_name="svc", level="WARNING", fmt="json", stream=stream
+    )
     structlog.get_logger("app").info("dropped")
     with structlog.contextvars.bound_contextvars(request_id="r1"):
         structlog.get_logger("app").warning("kept")
@@ -71,7 +73,7 @@ def test_level_argument_and_contextvars() -> None:
 
 def test_console_renderer_when_asked() -> None:
     stream = io.StringIO()
-    observability.configure_logging(service_name="svc", fmt="console", stream=stream)
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="console", stream=stream)
     structlog.get_logger("app").info("hello", n=1)
     text = stream.getvalue()
     assert "hello" in text
@@ -81,7 +83,7 @@ def test_console_renderer_when_asked() -> None:
 def test_otel_service_name_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
     stream = io.StringIO()
-    observability.configure_logging(service_name="svc", fmt="json", stream=stream)
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=stream)
     structlog.get_logger("app").info("x")
     assert lines(stream)[0]["service"] == "from-env"
 
@@ -104,7 +106,7 @@ def test_export_error_rate_limit() -> None:
 
 
 def test_logger_tree_lists_levels_handlers_propagate() -> None:
-    observability.configure_logging(service_name="svc", fmt="json", stream=sys.stdout)
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=sys.stdout)
     logging.getLogger("uvicorn.access")
     tree = logger_tree()
     assert tree[0] == "root level=INFO"
@@ -121,10 +123,10 @@ def test_console_formatting_extras_of_libraries_are_dropped() -> None:
     import json
     import logging
 
-    import observability
+    import loan_desk_telemetry
 
     stream = io.StringIO()
-    observability.configure_logging(service_name="svc", fmt="json", stream=stream)
+    loan_desk_telemetry.configure_logging(service_name="svc", fmt="json", stream=stream)
     logging.getLogger("uvicorn.error").info(
         "Started server process [%d]", 7, extra={"color_message": "Started \x1b[36m%d\x1b[0m"}
     )

@@ -15,11 +15,11 @@ from opentelemetry import _logs, trace
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
-from observability._environment import EXPORTER_CHOICES
-from observability._extras import DISTRIBUTION, available, require
-from observability._log_config import OtlpLogHandler, install_otlp_handler
-from observability._redaction import redact_attributes, redact_text
-from observability._resource import build_resource, instrumentation_disabled, sdk_disabled
+from loan_desk_telemetry._environment import EXPORTER_CHOICES
+from loan_desk_telemetry._extras import DISTRIBUTION, available, require
+from loan_desk_telemetry._log_config import OtlpLogHandler, install_otlp_handler
+from loan_desk_telemetry._redaction import redact_attributes, redact_text
+from loan_desk_telemetry._resource import build_resource, instrumentation_disabled, sdk_disabled
 
 __all__ = [
     "SHUTDOWN_TIMEOUT_SECONDS",
@@ -31,7 +31,7 @@ __all__ = [
     "setup_telemetry",
 ]
 
-_log = logging.getLogger("observability.telemetry")
+_log = logging.getLogger("loan_desk_telemetry.telemetry")
 _lock = threading.Lock()
 _global: Telemetry | None = None
 _MARK = "_observability_pipeline"
@@ -66,10 +66,11 @@ class _OnceShutdown:
 class RedactingSpanExporter(_OnceShutdown, SpanExporter):
     """Wraps a span exporter; spans leave with sensitive values redacted.
 
-    Attributes and event attributes by key (:func:`~observability._redaction.redact_attributes`);
+    Attributes and event attributes by key
+    (:func:`~loan_desk_telemetry._redaction.redact_attributes`);
     the free text an exception leaves on a span, whoever recorded it (the SDK's
     ``start_as_current_span``, the contrib FastAPI/SQLAlchemy instrumentations, our own code), by
-    shape (:func:`~observability._redaction.redact_text`): the ``exception.message`` and
+    shape (:func:`~loan_desk_telemetry._redaction.redact_text`): the ``exception.message`` and
     ``exception.stacktrace`` of exception events and the status description. This is the one
     place every span passes before it leaves the process; spans are immutable once ended, so a
     redacted copy is exported (only for the spans that need it; the others pass as they are).
@@ -332,7 +333,8 @@ def setup_telemetry(
     """Traces and logs over OTLP, configured by the standard ``OTEL_*`` variables.
 
     Without providers: builds an SDK ``TracerProvider`` (sampler from ``OTEL_TRACES_SAMPLER``)
-    and ``LoggerProvider`` with the resource of :func:`observability._resource.build_resource`,
+    and ``LoggerProvider`` with the resource of
+    :func:`loan_desk_telemetry._resource.build_resource`,
     sets them as the global providers, and instruments every httpx client. The globals can be set
     once per process: later calls return the first handle.
 
@@ -346,7 +348,7 @@ def setup_telemetry(
     ``http/protobuf`` after ``OTEL_EXPORTER_OTLP_PROTOCOL``). Queues are bounded (SDK defaults
     2048 spans / 2048 log records, ``OTEL_BSP_*``/``OTEL_BLRP_*``) and drop when full; exports
     run in the processors' threads, never in a request. The root logger gets one
-    :class:`~observability._log_config.OtlpLogHandler`.
+    :class:`~loan_desk_telemetry._log_config.OtlpLogHandler`.
     """
     global _global  # noqa: PLW0603
     explicit = tracer_provider is not None or logger_provider is not None
@@ -460,7 +462,7 @@ def _instrument_httpx_globally(telemetry: Telemetry, tracer_provider: Any) -> No
     if not available("httpx"):
         return
     if not available("opentelemetry.instrumentation.httpx"):
-        logging.getLogger("observability.telemetry").warning(
+        logging.getLogger("loan_desk_telemetry.telemetry").warning(
             "httpx is installed but not traced: install the 'httpx' extra "
             "(pip install '%s[httpx]') for client spans and trace propagation",
             DISTRIBUTION,
@@ -485,7 +487,7 @@ def instrument_httpx_client(client: Any, *, tracer_provider: Any = None) -> None
     httpx_instrumentation = require(
         "opentelemetry.instrumentation.httpx",
         extra="httpx",
-        needed_by="observability.instrument_httpx_client",
+        needed_by="loan_desk_telemetry.instrument_httpx_client",
     )
     httpx_instrumentation.HTTPXClientInstrumentor.instrument_client(
         client, tracer_provider=tracer_provider
@@ -504,7 +506,7 @@ def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
     require(
         "opentelemetry.instrumentation.sqlalchemy",
         extra="sqlalchemy",
-        needed_by="observability.instrument_sqlalchemy",
+        needed_by="loan_desk_telemetry.instrument_sqlalchemy",
     )
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
     from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqla_version

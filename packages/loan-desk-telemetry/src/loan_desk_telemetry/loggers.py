@@ -1,8 +1,9 @@
 """The logger tree: every logger with its level, handlers and propagate flag.
 
-``python -m observability.loggers`` prints it for a fresh interpreter (optionally after importing
-modules named on the command line, e.g. ``python -m observability.loggers loan_api.main``), which
-is how to find the library that installs its own handler and prints lines twice.
+``python -m loan_desk_telemetry.loggers`` prints it for a fresh interpreter (optionally after
+importing modules named on the command line, e.g.
+``python -m loan_desk_telemetry.loggers loan_api.main``), which is how to find the library that
+installs its own handler and prints lines twice.
 """
 
 from __future__ import annotations

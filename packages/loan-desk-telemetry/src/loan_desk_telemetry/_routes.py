@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover - older FastAPI: routes are matchable as
     iter_route_contexts = None  # type: ignore[assignment]
 
 UNMATCHED: Final = "unmatched"
-SCOPE_KEY: Final = "observability.route"
+SCOPE_KEY: Final = "loan_desk_telemetry.route"
 
 _cache: dict[int, tuple[int, list[Any]]] = {}
 

@@ -23,9 +23,9 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from observability import configure_logging, setup_telemetry
-from observability._log_config import EXPORT_FAILURE_LOGGERS, EXPORT_FAILURE_MESSAGES
-from observability._telemetry import Telemetry
+from loan_desk_telemetry import configure_logging, setup_telemetry
+from loan_desk_telemetry._log_config import EXPORT_FAILURE_LOGGERS, EXPORT_FAILURE_MESSAGES
+from loan_desk_telemetry._telemetry import Telemetry
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, Any]]:

@@ -8,8 +8,8 @@ import pytest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 
-from observability import setup_telemetry
-from observability._log_config import OtlpLogHandler
+from loan_desk_telemetry import setup_telemetry
+from loan_desk_telemetry._log_config import OtlpLogHandler
 
 
 def _otlp_handlers() -> list[logging.Handler]:

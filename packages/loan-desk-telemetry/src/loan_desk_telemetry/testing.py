@@ -24,8 +24,8 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry
 
-from observability._log_config import reset_logging
-from observability._telemetry import Telemetry, setup_telemetry
+from loan_desk_telemetry._log_config import reset_logging
+from loan_desk_telemetry._telemetry import Telemetry, setup_telemetry
 
 __all__ = ["Capture", "capture_telemetry", "reset_global_state"]
 
@@ -66,7 +66,7 @@ def capture_telemetry(*, service_name: str = "test-service", version: str = "0.0
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from observability._resource import build_resource
+    from loan_desk_telemetry._resource import build_resource
 
     resource = build_resource(service_name=service_name, service_version=version)
     span_exporter = InMemorySpanExporter()

@@ -20,8 +20,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
-from observability import instrument_app, instrument_httpx_client, instrument_sqlalchemy
-from observability._resource import instrumentation_disabled
+from loan_desk_telemetry import instrument_app, instrument_httpx_client, instrument_sqlalchemy
+from loan_desk_telemetry._resource import instrumentation_disabled
 
 
 def test_the_names_are_the_contrib_entry_points() -> None:
@@ -129,9 +129,9 @@ def test_global_httpx_instrumentation(value: str, instrumented: str) -> None:
     import sys
 
     script = (
-        "import observability\n"
+        "import loan_desk_telemetry\n"
         "from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor\n"
-        "t = observability.setup_telemetry(service_name='svc', service_version='1')\n"
+        "t = loan_desk_telemetry.setup_telemetry(service_name='svc', service_version='1')\n"
         "print(HTTPXClientInstrumentor().is_instrumented_by_opentelemetry)\n"
         "t.shutdown()\n"
     )

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from observability._resource import build_resource
-from observability._routes import UNMATCHED, match_route, route_of
+from loan_desk_telemetry._resource import build_resource
+from loan_desk_telemetry._routes import UNMATCHED, match_route, route_of
 
 
 def app_with_routes() -> FastAPI:
@@ -52,7 +52,7 @@ def test_route_is_cached_in_scope() -> None:
     app = app_with_routes()
     s = scope("GET", "/api/v1/applications/1")
     route_of(s, app.routes)
-    assert s["observability.route"] == "/api/v1/applications/{application_id}"
+    assert s["loan_desk_telemetry.route"] == "/api/v1/applications/{application_id}"
     assert match_route([], s) is None
 
 

@@ -11,7 +11,7 @@ from opentelemetry.exporter.otlp.proto.grpc import exporter as grpc_exporter
 from opentelemetry.sdk import _configuration
 from opentelemetry.sdk.trace import sampling
 
-from observability._environment import (
+from loan_desk_telemetry._environment import (
     _BATCH_INTEGERS,
     EXPORTER_CHOICES,
     GRPC_COMPRESSIONS,

@@ -9,7 +9,7 @@ with one line per variable.
 
 Accepted values come from the installed SDK where it publishes them (the sampler entry points of
 opentelemetry-sdk, the HTTP exporter's ``Compression`` enum); the rest are this package's own
-choices or SDK constants held to the source by tests/unit/observability/test_environment.py.
+choices or SDK constants held to the source by tests/unit/package/test_environment.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from importlib.metadata import entry_points
 from typing import Final
 from urllib.parse import urlsplit
 
-from observability._redaction import redact_url
+from loan_desk_telemetry._redaction import redact_url
 
 __all__ = ["EXPORTER_CHOICES", "OTLP_PROTOCOLS", "environment_problems", "sampler_names"]
 

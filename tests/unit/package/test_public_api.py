@@ -1,4 +1,4 @@
-"""The public API is `observability.__all__`, what its docstring shows, and nothing else."""
+"""The public API is `loan_desk_telemetry.__all__`, what its docstring shows, and nothing else."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-import observability
+import loan_desk_telemetry
 
 PUBLIC = [
     "DEFAULT_EXCLUDED_PATHS",
@@ -43,24 +43,24 @@ PUBLIC_MODULES = {"loggers", "testing"}
 
 
 def test_all_is_pinned() -> None:
-    assert observability.__all__ == PUBLIC
+    assert loan_desk_telemetry.__all__ == PUBLIC
 
 
 def test_every_public_name_is_importable_and_shown_in_the_docstring() -> None:
-    doc = observability.__doc__ or ""
+    doc = loan_desk_telemetry.__doc__ or ""
     for name in PUBLIC:
-        assert getattr(observability, name) is not None
-        shown = f"``{name}" if name not in PUBLIC_MODULES else f"``observability.{name}``"
+        assert getattr(loan_desk_telemetry, name) is not None
+        shown = f"``{name}" if name not in PUBLIC_MODULES else f"``loan_desk_telemetry.{name}``"
         assert shown in doc, name
 
 
 def test_every_other_module_is_private() -> None:
-    modules = {info.name for info in pkgutil.iter_modules(observability.__path__)}
+    modules = {info.name for info in pkgutil.iter_modules(loan_desk_telemetry.__path__)}
     assert {name for name in modules if not name.startswith("_")} == PUBLIC_MODULES
     # Importing every module (which binds each as an attribute of the package) adds no public name.
     for name in modules:
-        importlib.import_module(f"observability.{name}")
-    public = {name for name in vars(observability) if not name.startswith("_")}
+        importlib.import_module(f"loan_desk_telemetry.{name}")
+    public = {name for name in vars(loan_desk_telemetry) if not name.startswith("_")}
     assert public <= set(PUBLIC), sorted(public - set(PUBLIC))
 
 
@@ -69,12 +69,15 @@ def test_every_other_module_is_private() -> None:
 )
 def test_a_private_name_is_not_importable_from_the_top_level(name: str) -> None:
     with pytest.raises(ImportError):
-        exec(f"from observability import {name}", {})
+        exec(f"from loan_desk_telemetry import {name}", {})
 
 
 def test_a_fresh_import_binds_exactly_the_public_names() -> None:
-    # In a new interpreter: what `import observability` alone exposes, before any lazy module.
-    code = "import observability as o; print(sorted(n for n in vars(o) if not n.startswith('_')))"
+    # In a new interpreter: what `import loan_desk_telemetry` alone exposes, before any lazy module.
+    code = (
+        "import loan_desk_telemetry as o; "
+        "print(sorted(n for n in vars(o) if not n.startswith('_')))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )

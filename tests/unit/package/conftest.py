@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from observability.testing import reset_global_state
+from loan_desk_telemetry.testing import reset_global_state
 
 
 @pytest.fixture(autouse=True)
