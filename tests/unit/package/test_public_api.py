@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import pkgutil
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +21,7 @@ PUBLIC = [
     "UNMATCHED",
     "PrometheusMiddleware",
     "Telemetry",
+    "__version__",
     "already_logged",
     "configure_logging",
     "environment_problems",
@@ -40,6 +44,8 @@ PUBLIC = [
     "testing",
 ]
 PUBLIC_MODULES = {"loggers", "testing"}
+DUNDERS = {"__version__"}
+PACKAGE_PYPROJECT = Path(__file__).parents[3] / "packages" / "loan-desk-telemetry" / "pyproject.toml"
 
 
 def test_all_is_pinned() -> None:
@@ -81,4 +87,10 @@ def test_a_fresh_import_binds_exactly_the_public_names() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert result.stdout.strip() == repr(sorted(set(PUBLIC) - PUBLIC_MODULES))
+    assert result.stdout.strip() == repr(sorted(set(PUBLIC) - PUBLIC_MODULES - DUNDERS))
+
+
+def test_version_is_the_distributions() -> None:
+    declared = tomllib.loads(PACKAGE_PYPROJECT.read_text())["project"]["version"]
+    assert loan_desk_telemetry.__version__ == importlib.metadata.version("loan-desk-telemetry")
+    assert loan_desk_telemetry.__version__ == declared

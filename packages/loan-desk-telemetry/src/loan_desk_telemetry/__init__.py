@@ -118,6 +118,11 @@ Routes: ``route_of(scope, routes)`` (the route template the metrics and the acce
 
 Modules: ``loan_desk_telemetry.loggers`` (the logger tree) and ``loan_desk_telemetry.testing``
 (``capture_telemetry``, ``reset_global_state``: the in-memory pipeline for tests).
+
+``__version__``: the installed distribution's version (``loan-desk-telemetry``, from its metadata).
+
+Types: the signatures name the OpenTelemetry, prometheus-client, SQLAlchemy and httpx types they
+take and return (``py.typed``), so mypy ``--strict`` checks a service that uses them.
 """
 
 import os as _os
@@ -125,7 +130,10 @@ import os as _os
 # Before any instrumentation is imported: the contrib packages read it once per process.
 _os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from loan_desk_telemetry._environment import environment_problems
+from loan_desk_telemetry._extras import distribution_version as _distribution_version
 from loan_desk_telemetry._instrumentation import DEFAULT_EXCLUDED_PATHS, instrument_app
 from loan_desk_telemetry._log_config import configure_logging, reset_logging
 from loan_desk_telemetry._metrics import PrometheusMiddleware, already_logged, mark_logged
@@ -148,6 +156,13 @@ from loan_desk_telemetry._telemetry import (
     setup_telemetry,
 )
 
+if _TYPE_CHECKING:
+    # For type checkers only: at run time they are imported on first use (``__getattr__``).
+    from loan_desk_telemetry import loggers, testing
+
+#: The installed distribution's version (``loan-desk-telemetry``, from its metadata).
+__version__: str = _distribution_version()
+
 _PUBLIC_MODULES = ("loggers", "testing")
 
 
@@ -169,6 +184,7 @@ __all__ = [
     "UNMATCHED",
     "PrometheusMiddleware",
     "Telemetry",
+    "__version__",
     "already_logged",
     "configure_logging",
     "environment_problems",

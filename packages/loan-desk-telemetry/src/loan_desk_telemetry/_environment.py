@@ -17,16 +17,23 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from typing import Final
+from typing import Final, Literal, TypeAlias, get_args
 from urllib.parse import urlsplit
 
 from loan_desk_telemetry._redaction import redact_url
 
-__all__ = ["EXPORTER_CHOICES", "OTLP_PROTOCOLS", "environment_problems", "sampler_names"]
+__all__ = [
+    "EXPORTER_CHOICES",
+    "OTLP_PROTOCOLS",
+    "ExporterChoice",
+    "environment_problems",
+    "sampler_names",
+]
 
 #: ``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER``: this package builds its exporters itself
 #: (one per signal, no comma lists); "otlp" and "console" are the SDK's entry point names.
-EXPORTER_CHOICES: Final = ("otlp", "console", "none")
+ExporterChoice: TypeAlias = Literal["otlp", "console", "none"]
+EXPORTER_CHOICES: Final[tuple[ExporterChoice, ...]] = get_args(ExporterChoice)
 #: ``OTEL_EXPORTER_OTLP_PROTOCOL``: the keys of opentelemetry-sdk 1.45.2
 #: ``sdk/_configuration/__init__.py`` ``_EXPORTER_BY_OTLP_PROTOCOL`` (no http/json exporter).
 OTLP_PROTOCOLS: Final = ("http/protobuf", "grpc")

@@ -19,14 +19,15 @@ import contextlib
 import os
 import time
 import weakref
-from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Final, Protocol
 
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loan_desk_telemetry._log_config import bound_logger
@@ -36,6 +37,7 @@ __all__ = [
     "HTTP_METHODS",
     "HttpMetrics",
     "PrometheusMiddleware",
+    "RoutesOwner",
     "metrics_endpoint",
     "multiprocess_enabled",
     "serving_registry",
@@ -52,6 +54,14 @@ DURATION_BUCKETS: Final = (
 )  # fmt: skip
 
 ACCESS_LOGGER: Final = "loan_desk_telemetry.access"
+
+
+class RoutesOwner(Protocol):
+    """What holds the routes :class:`PrometheusMiddleware` matches requests against: the
+    FastAPI/Starlette app (read on each request, so routes added later count)."""
+
+    @property
+    def routes(self) -> Sequence[BaseRoute]: ...
 
 
 def multiprocess_enabled() -> bool:
@@ -120,7 +130,7 @@ def serving_registry(registry: CollectorRegistry, metrics: HttpMetrics) -> Colle
     return served
 
 
-def metrics_endpoint(registry: CollectorRegistry) -> Any:
+def metrics_endpoint(registry: CollectorRegistry) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint serving ``registry``: OpenMetrics (with exemplars) when the Accept
     header asks for it, else the classic text format."""
 
@@ -165,7 +175,7 @@ class PrometheusMiddleware:
         *,
         metrics: HttpMetrics,
         app_name: str,
-        routes_owner: Any,
+        routes_owner: RoutesOwner,
         excluded_paths: Iterable[str] = (),
         access_log: bool = True,
     ) -> None:
@@ -179,8 +189,8 @@ class PrometheusMiddleware:
         self.exemplars = not self.multiprocess  # prometheus-client has none in multiprocess mode
 
     @property
-    def routes(self) -> Sequence[Any]:
-        return self.routes_owner.routes  # type: ignore[no-any-return]
+    def routes(self) -> Sequence[BaseRoute]:
+        return self.routes_owner.routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan" and self.multiprocess:

@@ -20,8 +20,11 @@ from __future__ import annotations
 import re
 import traceback
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from structlog.typing import EventDict, WrappedLogger
 
 REDACTED = "[REDACTED]"
 
@@ -153,7 +156,7 @@ def redact_attributes(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
     return changed
 
 
-def redact_event_dict(_logger: Any, _method: str, event_dict: Any) -> Any:
+def redact_event_dict(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: redact sensitive keys (``_``-prefixed internal keys are kept)."""
     for key, value in list(event_dict.items()):
         if key[:1] == "_":

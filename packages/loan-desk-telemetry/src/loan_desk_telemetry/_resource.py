@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
 
 DEFAULT_ENVIRONMENT = "development"
+
+#: The tracing instrumentations this package installs, by their entry-point names (the names
+#: ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` takes).
+Instrumentation: TypeAlias = Literal["fastapi", "sqlalchemy", "httpx"]
 
 _instance_ids: dict[int, str] = {}
 
@@ -16,7 +23,7 @@ def sdk_disabled() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
 
 
-def instrumentation_disabled(name: str) -> bool:
+def instrumentation_disabled(name: Instrumentation) -> bool:
     """``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` names ``name`` (or is ``*``): that instrumentation
     is not installed, as ``opentelemetry-instrument`` reads the same variable (comma-separated
     entry-point names ``fastapi``, ``sqlalchemy``, ``httpx``; opentelemetry-python-contrib
@@ -40,7 +47,7 @@ def instance_id() -> str:
     return _instance_ids[pid]
 
 
-def build_resource(*, service_name: str, service_version: str) -> Any:
+def build_resource(*, service_name: str, service_version: str) -> Resource:
     """``service.name`` (``OTEL_SERVICE_NAME`` wins), ``service.version``, ``service.instance.id``
     (from ``OTEL_RESOURCE_ATTRIBUTES`` or a uuid per process), ``deployment.environment.name``
     (from ``OTEL_RESOURCE_ATTRIBUTES``, default ``development``), plus whatever else

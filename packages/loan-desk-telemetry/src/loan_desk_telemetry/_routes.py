@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from starlette.routing import Match, Mount
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import Scope
 
 try:  # FastAPI >= 0.137.2
@@ -22,10 +22,12 @@ except ImportError:  # pragma: no cover - older FastAPI: routes are matchable as
 UNMATCHED: Final = "unmatched"
 SCOPE_KEY: Final = "loan_desk_telemetry.route"
 
+# The candidates are FastAPI RouteContext objects (or the routes themselves on older FastAPI),
+# read by duck typing: RouteContext forwards what it does not define to the route it wraps.
 _cache: dict[int, tuple[int, list[Any]]] = {}
 
 
-def _candidates(routes: Sequence[Any]) -> list[Any]:
+def _candidates(routes: Sequence[BaseRoute]) -> list[Any]:
     # Flattening allocates; cache per route list, rebuilt when routes are added at the top level.
     key = id(routes)
     cached = _cache.get(key)
@@ -40,7 +42,7 @@ def _original(route: Any) -> Any:
     return getattr(route, "original_route", route)
 
 
-def match_route(routes: Sequence[Any], scope: Scope) -> str | None:
+def match_route(routes: Sequence[BaseRoute], scope: Scope) -> str | None:
     """Template of the route that handles ``scope``, or None when no route matches."""
     partial: str | None = None
     for route in _candidates(routes):
@@ -65,7 +67,7 @@ def match_route(routes: Sequence[Any], scope: Scope) -> str | None:
     return partial
 
 
-def route_of(scope: Scope, routes: Sequence[Any]) -> str:
+def route_of(scope: Scope, routes: Sequence[BaseRoute]) -> str:
     """The route template for an HTTP scope (cached in the scope), or ``"unmatched"``."""
     cached = scope.get(SCOPE_KEY)
     if cached is not None:

@@ -7,19 +7,38 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from opentelemetry import _logs, trace
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
-from loan_desk_telemetry._environment import EXPORTER_CHOICES
+from loan_desk_telemetry._environment import EXPORTER_CHOICES, ExporterChoice
 from loan_desk_telemetry._extras import DISTRIBUTION, available, require
 from loan_desk_telemetry._log_config import OtlpLogHandler, install_otlp_handler
 from loan_desk_telemetry._redaction import redact_attributes, redact_text
 from loan_desk_telemetry._resource import build_resource, instrumentation_disabled, sdk_disabled
+
+if TYPE_CHECKING:
+    # Optional extras (sqlalchemy, httpx): named in signatures only, never imported at run time
+    # by this module. The OpenTelemetry types, opentelemetry-sdk 1.45.2:
+    # opentelemetry-sdk/src/opentelemetry/sdk/trace/__init__.py (TracerProvider, ReadableSpan,
+    # Event) and sdk/_logs/_internal/__init__.py, re-exported by sdk/_logs/__init__.py
+    # (LoggerProvider, ReadableLogRecord); the API's logs are still ``opentelemetry._logs``.
+    import httpx
+    from opentelemetry.sdk._logs import LoggerProvider as SdkLoggerProvider
+    from opentelemetry.sdk._logs import ReadableLogRecord
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+    from sqlalchemy import Engine
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+#: ``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER`` and ``OTEL_EXPORTER_OTLP_{signal}_...``.
+_Signal: TypeAlias = Literal["TRACES", "LOGS"]
+_CHOICES: Final[dict[str, ExporterChoice]] = {choice: choice for choice in EXPORTER_CHOICES}
 
 __all__ = [
     "SHUTDOWN_TIMEOUT_SECONDS",
@@ -49,9 +68,8 @@ class _OnceShutdown:
     outlives its timeout (the OTLP exporters' ``shutdown`` aborts their retry backoff and closes
     the connection; a second call only logs a complaint)."""
 
-    inner: Any
-
-    def _init_once(self) -> None:
+    def _init_once(self, stop: Callable[[], object]) -> None:
+        self._stop = stop
         self._stop_lock = threading.Lock()
         self._stopped = False
 
@@ -60,7 +78,7 @@ class _OnceShutdown:
             if self._stopped:
                 return
             self._stopped = True
-        self.inner.shutdown()
+        self._stop()
 
 
 class RedactingSpanExporter(_OnceShutdown, SpanExporter):
@@ -76,28 +94,27 @@ class RedactingSpanExporter(_OnceShutdown, SpanExporter):
     redacted copy is exported (only for the spans that need it; the others pass as they are).
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: SpanExporter) -> None:
         self.inner = inner
-        self._init_once()
+        self._init_once(inner.shutdown)
 
-    def export(self, spans: Sequence[Any]) -> SpanExportResult:
-        result: SpanExportResult = self.inner.export([_redacted_span(s) for s in spans])
-        return result
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.inner.export([_redacted_span(s) for s in spans])
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         flush = getattr(self.inner, "force_flush", None)
         return bool(flush(timeout_millis)) if callable(flush) else True
 
 
-class _LogExporter(_OnceShutdown):
+class _LogExporter(_OnceShutdown, LogRecordExporter):
     """The log exporter as the batch processor sees it: ``shutdown`` once (see
     :class:`_OnceShutdown`), everything else passed through."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: LogRecordExporter) -> None:
         self.inner = inner
-        self._init_once()
+        self._init_once(inner.shutdown)
 
-    def export(self, batch: Sequence[Any]) -> Any:
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         return self.inner.export(batch)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -108,8 +125,8 @@ class _LogExporter(_OnceShutdown):
 _EXCEPTION_TEXT_KEYS = ("exception.message", "exception.stacktrace")
 
 
-def _redacted_event_attributes(event: Any) -> dict[str, Any] | None:
-    attributes = event.attributes or {}
+def _redacted_event_attributes(event: Event) -> dict[str, Any] | None:
+    attributes: Mapping[str, Any] = event.attributes or {}
     changed = redact_attributes(attributes)
     for key in _EXCEPTION_TEXT_KEYS:
         value = (changed or attributes).get(key)
@@ -121,7 +138,7 @@ def _redacted_event_attributes(event: Any) -> dict[str, Any] | None:
     return changed
 
 
-def _redacted_span(span: Any) -> Any:
+def _redacted_span(span: ReadableSpan) -> ReadableSpan:
     from opentelemetry.sdk.trace import Event, ReadableSpan
 
     attributes = redact_attributes(span.attributes or {})
@@ -157,7 +174,7 @@ def _redacted_span(span: Any) -> Any:
     )
 
 
-def _protocol(signal: str) -> str:
+def _protocol(signal: _Signal) -> str:
     return (
         os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL")
         or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -165,16 +182,17 @@ def _protocol(signal: str) -> str:
     ).strip()
 
 
-def _exporter_choice(signal: str) -> str:
+def _exporter_choice(signal: _Signal) -> ExporterChoice:
     """``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER``: ``otlp`` (default), ``console`` or
     ``none``. ``none`` still creates spans (trace ids reach the log lines) but ships nothing."""
     value = os.environ.get(f"OTEL_{signal}_EXPORTER", "otlp").strip().lower() or "otlp"
-    if value not in EXPORTER_CHOICES:
+    choice = _CHOICES.get(value)
+    if choice is None:
         raise ValueError(f"OTEL_{signal}_EXPORTER={value!r}: use otlp, console or none")
-    return value
+    return choice
 
 
-def _span_exporter_from_env() -> Any:
+def _span_exporter_from_env() -> SpanExporter | None:
     choice = _exporter_choice("TRACES")
     if choice == "none":
         return None
@@ -185,7 +203,7 @@ def _span_exporter_from_env() -> Any:
     return _otlp_span_exporter()
 
 
-def _log_exporter_from_env() -> Any:
+def _log_exporter_from_env() -> LogRecordExporter | None:
     choice = _exporter_choice("LOGS")
     if choice == "none":
         return None
@@ -196,16 +214,20 @@ def _log_exporter_from_env() -> Any:
     return _otlp_log_exporter()
 
 
-def _otlp_span_exporter() -> Any:
+def _otlp_span_exporter() -> SpanExporter:
     # No endpoint argument: the exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT itself and,
     # for HTTP, appends /v1/traces to the base endpoint.
     if _protocol("TRACES") == "grpc":
-        grpc = require(
+        require(
             "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
             extra="grpc",
             needed_by="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc",
         )
-        return grpc.OTLPSpanExporter()
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcSpanExporter,
+        )
+
+        return GrpcSpanExporter()
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter as HttpSpanExporter,
     )
@@ -213,14 +235,18 @@ def _otlp_span_exporter() -> Any:
     return HttpSpanExporter()
 
 
-def _otlp_log_exporter() -> Any:
+def _otlp_log_exporter() -> LogRecordExporter:
     if _protocol("LOGS") == "grpc":
-        grpc = require(
+        require(
             "opentelemetry.exporter.otlp.proto.grpc._log_exporter",
             extra="grpc",
             needed_by="OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc",
         )
-        return grpc.OTLPLogExporter()
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
+            OTLPLogExporter as GrpcLogExporter,
+        )
+
+        return GrpcLogExporter()
     from opentelemetry.exporter.otlp.proto.http._log_exporter import (
         OTLPLogExporter as HttpLogExporter,
     )
@@ -252,12 +278,14 @@ class Telemetry:
     service_name: str
     service_version: str
     enabled: bool
-    tracer_provider: Any
-    logger_provider: Any
+    tracer_provider: trace.TracerProvider
+    logger_provider: _logs.LoggerProvider
     log_handler: OtlpLogHandler | None = None
     owns_globals: bool = False
-    _owned_providers: list[Any] = field(default_factory=list, repr=False)
-    _exporters: list[Any] = field(default_factory=list, repr=False)
+    _owned_providers: list[SdkTracerProvider | SdkLoggerProvider] = field(
+        default_factory=list, repr=False
+    )
+    _exporters: list[_OnceShutdown] = field(default_factory=list, repr=False)
     _instrumented_httpx: bool = field(default=False, repr=False)
     _shut_down: bool = field(default=False, repr=False)
 
@@ -292,12 +320,11 @@ class Telemetry:
             from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
             HTTPXClientInstrumentor().uninstrument()
-        steps: list[Callable[[], object]] = []
-        for provider in (self.tracer_provider, self.logger_provider):
-            if provider in self._owned_providers:
-                steps.append(provider.shutdown)
-            elif callable(getattr(provider, "force_flush", None)):
-                steps.append(provider.force_flush)
+        steps = [
+            step
+            for step in map(self._stop_step, (self.tracer_provider, self.logger_provider))
+            if step is not None
+        ]
         finished = _run_bounded(steps, timeout_seconds)
         if not finished:
             for exporter in self._exporters:
@@ -315,7 +342,15 @@ class Telemetry:
                 _global = None
         return finished
 
-    def instrument_httpx(self, client: Any) -> None:
+    def _stop_step(self, provider: object) -> Callable[[], object] | None:
+        """A provider built here is shut down; one handed in is only flushed (if it can be)."""
+        for owned in self._owned_providers:
+            if owned is provider:
+                return owned.shutdown
+        flush = getattr(provider, "force_flush", None)
+        return flush if callable(flush) else None
+
+    def instrument_httpx(self, client: httpx.Client | httpx.AsyncClient) -> None:
         """Trace one ``httpx.Client``/``AsyncClient`` with this handle's tracer provider."""
         if self.enabled:
             instrument_httpx_client(client, tracer_provider=self.tracer_provider)
@@ -325,10 +360,10 @@ def setup_telemetry(
     *,
     service_name: str,
     service_version: str,
-    tracer_provider: Any = None,
-    logger_provider: Any = None,
-    span_exporter: Any = None,
-    log_exporter: Any = None,
+    tracer_provider: trace.TracerProvider | None = None,
+    logger_provider: _logs.LoggerProvider | None = None,
+    span_exporter: SpanExporter | None = None,
+    log_exporter: LogRecordExporter | None = None,
 ) -> Telemetry:
     """Traces and logs over OTLP, configured by the standard ``OTEL_*`` variables.
 
@@ -387,10 +422,10 @@ def _build(
     *,
     service_name: str,
     service_version: str,
-    tracer_provider: Any,
-    logger_provider: Any,
-    span_exporter: Any,
-    log_exporter: Any,
+    tracer_provider: trace.TracerProvider | None,
+    logger_provider: _logs.LoggerProvider | None,
+    span_exporter: SpanExporter | None,
+    log_exporter: LogRecordExporter | None,
 ) -> Telemetry:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -399,23 +434,25 @@ def _build(
 
     owns_globals = tracer_provider is None and logger_provider is None
     resource = build_resource(service_name=service_name, service_version=service_version)
-    owned: list[Any] = []
-    exporters: list[Any] = []
+    owned: list[SdkTracerProvider | SdkLoggerProvider] = []
+    exporters: list[_OnceShutdown] = []
     # No SDK exit hooks (their flush is unbounded, up to 30 s per processor with the collector
     # away): the handle's own bounded shutdown is registered instead, below.
     if tracer_provider is None:
-        tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
-        owned.append(tracer_provider)
+        sdk_tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        owned.append(sdk_tracer_provider)
+        tracer_provider = sdk_tracer_provider
     if logger_provider is None:
-        logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-        owned.append(logger_provider)
+        sdk_logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        owned.append(sdk_logger_provider)
+        logger_provider = sdk_logger_provider
 
     if not getattr(tracer_provider, _MARK, False) and hasattr(
         tracer_provider, "add_span_processor"
     ):
-        exporter = span_exporter if span_exporter is not None else _span_exporter_from_env()
-        if exporter is not None:
-            redacting = RedactingSpanExporter(exporter)
+        span_exp = span_exporter if span_exporter is not None else _span_exporter_from_env()
+        if span_exp is not None:
+            redacting = RedactingSpanExporter(span_exp)
             exporters.append(redacting)
             tracer_provider.add_span_processor(BatchSpanProcessor(redacting))
         setattr(tracer_provider, _MARK, True)
@@ -423,11 +460,11 @@ def _build(
     if not getattr(logger_provider, _MARK, False) and hasattr(
         logger_provider, "add_log_record_processor"
     ):
-        exporter = log_exporter if log_exporter is not None else _log_exporter_from_env()
-        if exporter is not None:
-            wrapped = _LogExporter(exporter)
+        log_exp = log_exporter if log_exporter is not None else _log_exporter_from_env()
+        if log_exp is not None:
+            wrapped = _LogExporter(log_exp)
             exporters.append(wrapped)
-            logger_provider.add_log_record_processor(BatchLogRecordProcessor(wrapped))  # type: ignore[arg-type]
+            logger_provider.add_log_record_processor(BatchLogRecordProcessor(wrapped))
         setattr(logger_provider, _MARK, True)
 
     # With OTEL_LOGS_EXPORTER=none no OTLP copy of a log record is even built.
@@ -436,7 +473,7 @@ def _build(
         install_otlp_handler(handler)
 
     telemetry = Telemetry(
-        service_name=resource.attributes["service.name"],
+        service_name=str(resource.attributes["service.name"]),
         service_version=service_version,
         enabled=True,
         tracer_provider=tracer_provider,
@@ -456,7 +493,7 @@ def _build(
     return telemetry
 
 
-def _instrument_httpx_globally(telemetry: Telemetry, tracer_provider: Any) -> None:
+def _instrument_httpx_globally(telemetry: Telemetry, tracer_provider: trace.TracerProvider) -> None:
     # Without httpx there is nothing to propagate through; with httpx but without the extra,
     # outgoing calls would silently lose the trace: say so once.
     if not available("httpx"):
@@ -476,7 +513,9 @@ def _instrument_httpx_globally(telemetry: Telemetry, tracer_provider: Any) -> No
         telemetry._instrumented_httpx = True
 
 
-def instrument_httpx_client(client: Any, *, tracer_provider: Any = None) -> None:
+def instrument_httpx_client(
+    client: httpx.Client | httpx.AsyncClient, *, tracer_provider: trace.TracerProvider | None = None
+) -> None:
     """Trace one httpx client (client spans, ``traceparent`` injected). Idempotent."""
     if (
         sdk_disabled()
@@ -484,17 +523,19 @@ def instrument_httpx_client(client: Any, *, tracer_provider: Any = None) -> None
         or getattr(client, "_is_instrumented_by_opentelemetry", False)
     ):
         return
-    httpx_instrumentation = require(
+    require(
         "opentelemetry.instrumentation.httpx",
         extra="httpx",
         needed_by="loan_desk_telemetry.instrument_httpx_client",
     )
-    httpx_instrumentation.HTTPXClientInstrumentor.instrument_client(
-        client, tracer_provider=tracer_provider
-    )
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
 
 
-def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
+def instrument_sqlalchemy(
+    engine: Engine | AsyncEngine, *, tracer_provider: trace.TracerProvider | None = None
+) -> None:
     """Trace the queries of one SQLAlchemy ``Engine`` or ``AsyncEngine``. Idempotent.
 
     Only this engine is touched (no global patching of ``create_engine``), so it is safe with
@@ -511,8 +552,10 @@ def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
     from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqla_version
     from opentelemetry.metrics import get_meter
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
-    sync_engine = getattr(engine, "sync_engine", engine)
+    # The SQLAlchemy events fire on the synchronous engine an AsyncEngine wraps.
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
     if getattr(sync_engine, _MARK, False):
         return
     tracer = trace.get_tracer(

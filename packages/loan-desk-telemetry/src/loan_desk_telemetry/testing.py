@@ -19,37 +19,47 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
+from opentelemetry import _logs, trace
 from prometheus_client import CollectorRegistry
 
 from loan_desk_telemetry._log_config import reset_logging
 from loan_desk_telemetry._telemetry import Telemetry, setup_telemetry
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs import ReadableLogRecord
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 __all__ = ["Capture", "capture_telemetry", "reset_global_state"]
 
 
 @dataclass
 class Capture:
+    """What :func:`capture_telemetry` built: the handle, its in-memory exporters and a fresh
+    registry."""
+
     telemetry: Telemetry
-    span_exporter: Any
-    log_exporter: Any
+    span_exporter: InMemorySpanExporter
+    log_exporter: InMemoryLogRecordExporter
     registry: CollectorRegistry
 
     @property
-    def tracer_provider(self) -> Any:
+    def tracer_provider(self) -> trace.TracerProvider:
         return self.telemetry.tracer_provider
 
     @property
-    def logger_provider(self) -> Any:
+    def logger_provider(self) -> _logs.LoggerProvider:
         return self.telemetry.logger_provider
 
-    def spans(self) -> list[Any]:
+    def spans(self) -> list[ReadableSpan]:
         self.telemetry.force_flush()
         return list(self.span_exporter.get_finished_spans())
 
-    def log_records(self) -> list[Any]:
+    def log_records(self) -> list[ReadableLogRecord]:
         self.telemetry.force_flush()
         return list(self.log_exporter.get_finished_logs())
 
