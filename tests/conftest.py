@@ -14,6 +14,7 @@ _TIER_BY_FOLDER = {
     "alerting": "alerting",
     "live": "live",
     "contract": "contract",
+    "typing": "typing",
 }
 _TESTS = Path(__file__).parent
 
