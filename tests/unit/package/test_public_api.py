@@ -45,7 +45,7 @@ PUBLIC = [
 ]
 PUBLIC_MODULES = {"loggers", "testing"}
 DUNDERS = {"__version__"}
-PACKAGE_PYPROJECT = Path(__file__).parents[3] / "packages" / "loan-desk-telemetry" / "pyproject.toml"
+PACKAGE_PYPROJECT = Path(__file__).parents[3] / "packages/loan-desk-telemetry/pyproject.toml"
 
 
 def test_all_is_pinned() -> None:
