@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     # by this module. The OpenTelemetry types, opentelemetry-sdk 1.45.2:
     # opentelemetry-sdk/src/opentelemetry/sdk/trace/__init__.py (TracerProvider, ReadableSpan,
     # Event) and sdk/_logs/_internal/__init__.py, re-exported by sdk/_logs/__init__.py
-    # (LoggerProvider, ReadableLogRecord); the API's logs are still ``opentelemetry._logs``.
+    # (LoggerProvider, ReadableLogRecord); LogRecordExporter (above) is in
+    # sdk/_logs/_internal/export/__init__.py, re-exported by sdk/_logs/export/__init__.py (the
+    # older LogExporter is its subclass there). The API's logs are still ``opentelemetry._logs``.
     import httpx
     from opentelemetry.sdk._logs import LoggerProvider as SdkLoggerProvider
     from opentelemetry.sdk._logs import ReadableLogRecord
