@@ -23,13 +23,13 @@ from loan_desk_telemetry._redaction import redact_attributes, redact_text
 from loan_desk_telemetry._resource import build_resource, instrumentation_disabled, sdk_disabled
 
 if TYPE_CHECKING:
-    # Optional extras (sqlalchemy, httpx): named in signatures only, never imported at run time
-    # by this module. The OpenTelemetry types, opentelemetry-sdk 1.45.2:
-    # opentelemetry-sdk/src/opentelemetry/sdk/trace/__init__.py (TracerProvider, ReadableSpan,
-    # Event) and sdk/_logs/_internal/__init__.py, re-exported by sdk/_logs/__init__.py
-    # (LoggerProvider, ReadableLogRecord); LogRecordExporter (above) is in
-    # sdk/_logs/_internal/export/__init__.py, re-exported by sdk/_logs/export/__init__.py (the
-    # older LogExporter is its subclass there). The API's logs are still ``opentelemetry._logs``.
+    # Optional extras (sqlalchemy, httpx): named in signatures; imported at run time only by
+    # the function that needs one, after require(). The OpenTelemetry types, in
+    # opentelemetry-sdk 1.45.2 (opentelemetry-sdk/src/opentelemetry/sdk/...): trace/__init__.py
+    # (TracerProvider, ReadableSpan, Event); _logs/_internal/__init__.py, re-exported by
+    # _logs/__init__.py (LoggerProvider, ReadableLogRecord); LogRecordExporter (imported above)
+    # in _logs/_internal/export/__init__.py, re-exported by _logs/export/__init__.py (the older
+    # LogExporter is its subclass there). The API's logs are still ``opentelemetry._logs``.
     import httpx
     from opentelemetry.sdk._logs import LoggerProvider as SdkLoggerProvider
     from opentelemetry.sdk._logs import ReadableLogRecord
