@@ -49,3 +49,11 @@ def lay_out(board: dash.Dashboard, items: Sequence[Item]) -> dash.Dashboard:
         else:
             board = board.with_panel(item.panel.id(panel_id).span(item.width).height(item.height))
     return board
+
+
+def line(*panels: Panel, height: int) -> list[Cell]:
+    """One line of the grid: the panels side by side, sharing the 24 columns equally."""
+    if not panels or GRID_COLUMNS % len(panels):
+        raise ValueError(f"{len(panels)} panels do not share {GRID_COLUMNS} columns equally")
+    width = GRID_COLUMNS // len(panels)
+    return [Cell(panel, width, height) for panel in panels]

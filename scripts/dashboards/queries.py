@@ -44,6 +44,18 @@ def prom(
     return query
 
 
+def rate_sum(series: str, *by: str) -> str:
+    """The per-second rate of a counter's series, summed (by the labels `by`, if any)."""
+    if by:
+        return f"sum by ({', '.join(by)}) (rate({series}[$__rate_interval]))"
+    return f"sum(rate({series}[$__rate_interval]))"
+
+
+def share(part: str, whole: str) -> str:
+    """part / whole, 0 rather than no value while the part has no series (nothing failed yet)."""
+    return f"({part} or {whole} * 0) / {whole}"
+
+
 def zero_if_none(expr: str, label: str) -> str:
     """A zero series when the counter has no series yet (nothing failed so far)."""
     return f'{expr} or label_replace(vector(0), "{label}", "none", "", "")'

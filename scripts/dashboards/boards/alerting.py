@@ -17,9 +17,9 @@ from dashboards.fields import (
     link_override,
     log_labels_as_fields,
 )
-from dashboards.layout import Cell, Heading, Item
+from dashboards.layout import Cell, Heading, Item, line
 from dashboards.panels import generic_panel, stat, table, timeseries
-from dashboards.queries import LOKI, PROM, loki, prom, zero_if_none
+from dashboards.queries import LOKI, PROM, loki, prom, rate_sum, zero_if_none
 
 # Prometheus v3.14 notifier/metric.go (namespace prometheus, subsystem notifications):
 # prometheus_notifications_{sent,errors}_total{alertmanager} (no series before an Alertmanager is
@@ -78,7 +78,7 @@ def alert_list_items() -> list[Item]:
             ]
         )
     )
-    return [Heading("Alerts"), Cell(panel, width=24, height=7)]
+    return [Heading("Alerts"), *line(panel, height=7)]
 
 
 def alert_notification_items() -> list[Item]:
@@ -153,7 +153,7 @@ def alerting_pipeline_items() -> list[Item]:
     requests (each retry) and failed notifications climb."""
     return [
         Heading("Alerting: Prometheus -> Alertmanager -> alert receiver"),
-        Cell(
+        *line(
             timeseries(
                 "Alerts Prometheus sends to Alertmanager",
                 "Alerts per second Prometheus sent to Alertmanager (every attempt), the ones "
@@ -162,27 +162,21 @@ def alerting_pipeline_items() -> list[Item]:
                 "whatever happens here.",
                 [
                     prom(
-                        "sum(rate(prometheus_notifications_sent_total[$__rate_interval])) "
-                        "or vector(0)",
+                        f"{rate_sum('prometheus_notifications_sent_total')} or vector(0)",
                         "sent",
                     ),
                     prom(
-                        "sum(rate(prometheus_notifications_errors_total[$__rate_interval])) "
-                        "or vector(0)",
+                        f"{rate_sum('prometheus_notifications_errors_total')} or vector(0)",
                         "errors",
                     ),
                     prom(
-                        "sum(rate(prometheus_notifications_dropped_total[$__rate_interval]))",
+                        rate_sum("prometheus_notifications_dropped_total"),
                         "dropped",
                     ),
                 ],
                 unit="ops",
                 overrides=colors(("sent", "green"), ("errors", "orange"), ("dropped", "red")),
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Prometheus notification queue",
                 "Alerts waiting in Prometheus to be sent, against the queue's capacity. It "
@@ -193,10 +187,6 @@ def alerting_pipeline_items() -> list[Item]:
                 ],
                 overrides=[by_name("capacity", DASHED_LINE)],
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             stat(
                 "Alertmanagers discovered",
                 "Alertmanagers Prometheus knows to send to (its alerting block). 0 means "
@@ -205,10 +195,9 @@ def alerting_pipeline_items() -> list[Item]:
                 threshold_steps=green_from(1),
                 graph=False,
             ),
-            width=8,
             height=8,
         ),
-        Cell(
+        *line(
             timeseries(
                 "Notifications Alertmanager sends",
                 "Notifications per second Alertmanager attempted, the failed requests (every "
@@ -217,26 +206,20 @@ def alerting_pipeline_items() -> list[Item]:
                 "reason. No line at all: Alertmanager is down (see Targets up).",
                 [
                     prom(
-                        "sum(rate(alertmanager_notifications_total[$__rate_interval]))",
+                        rate_sum("alertmanager_notifications_total"),
                         "attempted",
                     ),
                     prom(
-                        "sum(rate(alertmanager_notification_requests_failed_total"
-                        "[$__rate_interval]))",
+                        rate_sum("alertmanager_notification_requests_failed_total"),
                         "failed requests",
                     ),
                     prom(
-                        "sum by (reason) (rate(alertmanager_notifications_failed_total"
-                        "[$__rate_interval]))",
+                        rate_sum("alertmanager_notifications_failed_total", "reason"),
                         "failed: {{reason}}",
                     ),
                 ],
                 unit="ops",
             ),
-            width=12,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Alerts the receiver logged",
                 "Alerts per second the alert receiver turned into log lines, firing and "
@@ -245,7 +228,7 @@ def alerting_pipeline_items() -> list[Item]:
                 [
                     prom(
                         zero_if_none(
-                            "sum by (status) (rate(alert_receiver_alerts_total[$__rate_interval]))",
+                            rate_sum("alert_receiver_alerts_total", "status"),
                             "status",
                         ),
                         "{{status}}",
@@ -253,7 +236,6 @@ def alerting_pipeline_items() -> list[Item]:
                 ],
                 unit="ops",
             ),
-            width=12,
             height=8,
         ),
     ]

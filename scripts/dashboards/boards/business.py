@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dashboards.board import Json, dashboard
 from dashboards.fields import GREEN_ONLY, red_from, thresholds
-from dashboards.layout import Cell, Heading, Item
+from dashboards.layout import Heading, Item, line
 from dashboards.panels import stat, timeseries
-from dashboards.queries import prom
+from dashboards.queries import prom, rate_sum, zero_if_none
 from dashboards.variables import prometheus_picker
 
 CREATED = "loan_applications_created_total"
@@ -22,27 +22,19 @@ def _in_range(metric: str) -> str:
 def _in_range_totals() -> list[Item]:
     return [
         Heading("In the selected time range"),
-        Cell(
+        *line(
             stat(
                 "Applications created",
                 "Loan applications created (v1 and v2 API) in the selected time range.",
                 [prom(f"round({_in_range(CREATED)})", instant=True)],
                 graph=False,
             ),
-            width=6,
-            height=4,
-        ),
-        Cell(
             stat(
                 "Documents tagged",
                 "Uploaded documents the tagger classified in the selected time range.",
                 [prom(f"round({_in_range(TAGGED)})", instant=True)],
                 graph=False,
             ),
-            width=6,
-            height=4,
-        ),
-        Cell(
             stat(
                 "Tagging failures",
                 "Documents the tagger could not classify (timeout, unavailable, rejected, bad "
@@ -51,10 +43,6 @@ def _in_range_totals() -> list[Item]:
                 graph=False,
                 threshold_steps=thresholds(GREEN_ONLY, ("orange", 1)),
             ),
-            width=6,
-            height=4,
-        ),
-        Cell(
             stat(
                 "Tagger failure ratio",
                 "failures / (tagged + failures) over the selected time range.",
@@ -70,7 +58,6 @@ def _in_range_totals() -> list[Item]:
                 graph=False,
                 threshold_steps=red_from(0.1, orange_from=0.05),
             ),
-            width=6,
             height=4,
         ),
     ]
@@ -79,38 +66,33 @@ def _in_range_totals() -> list[Item]:
 def _over_time() -> list[Item]:
     return [
         Heading("Over time"),
-        Cell(
+        *line(
             timeseries(
                 "Applications created per minute",
                 "New loan applications per minute by product and API version.",
                 [
                     prom(
-                        f"sum by (product, api_version) (rate({CREATED}[$__rate_interval])) * 60",
+                        f"{rate_sum(CREATED, 'product', 'api_version')} * 60",
                         "{{product}} ({{api_version}})",
                     )
                 ],
                 stack=True,
             ),
-            width=12,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Documents tagged per minute",
                 "Documents classified per minute by kind (id, fiscal) and the document type the "
                 "tagger assigned.",
                 [
                     prom(
-                        f"sum by (kind, document_type) (rate({TAGGED}[$__rate_interval])) * 60",
+                        f"{rate_sum(TAGGED, 'kind', 'document_type')} * 60",
                         "{{kind}}: {{document_type}}",
                     )
                 ],
                 stack=True,
             ),
-            width=12,
             height=8,
         ),
-        Cell(
+        *line(
             timeseries(
                 "Tagging failures per minute by reason",
                 "Why tagging failed: timeout (tagger too slow), unavailable (tagger down), "
@@ -118,17 +100,12 @@ def _over_time() -> list[Item]:
                 "nonsense).",
                 [
                     prom(
-                        f"sum by (reason) (rate({FAILED}[$__rate_interval])) * 60"
-                        ' or label_replace(vector(0), "reason", "none", "", "")',
+                        zero_if_none(f"{rate_sum(FAILED, 'reason')} * 60", "reason"),
                         "{{reason}}",
                     )
                 ],
                 stack=True,
             ),
-            width=12,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Tagger failure ratio",
                 "failures / (tagged + failures) over 5 minutes (recording rule "
@@ -139,7 +116,6 @@ def _over_time() -> list[Item]:
                 maximum=1,
                 threshold_steps=red_from(0.1),
             ),
-            width=12,
             height=8,
         ),
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dashboards.board import UIDS, Json, dashboard
 from dashboards.boards.alerting import alert_notification_items
 from dashboards.fields import colors, columns, link_override, log_labels_as_fields, red_from
-from dashboards.layout import Cell, Heading, Item
+from dashboards.layout import Cell, Heading, Item, line
 from dashboards.panels import logs, stat, table, timeseries
 from dashboards.queries import LOKI, loki
 from dashboards.variables import custom_var, datasource_var, loki_label_var, textbox_var
@@ -29,7 +29,7 @@ def _lines_by(label: str) -> str:
 def _volume() -> list[Item]:
     return [
         Heading("Volume"),
-        Cell(
+        *line(
             timeseries(
                 "Log lines by level",
                 "Log lines per interval by level (Loki's detected_level, derived from the OTLP "
@@ -46,10 +46,6 @@ def _volume() -> list[Item]:
                     ("debug", "blue"),
                 ),
             ),
-            width=12,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Log lines by service",
                 "Log lines per interval by service (the OTLP resource attribute service.name, "
@@ -59,7 +55,6 @@ def _volume() -> list[Item]:
                 stack=True,
                 bars=True,
             ),
-            width=12,
             height=8,
         ),
     ]
@@ -109,7 +104,7 @@ def _errors() -> list[Item]:
 def _log_stream() -> list[Item]:
     return [
         Heading("Logs"),
-        Cell(
+        *line(
             logs(
                 "Logs",
                 "Log lines of the selected services, newest first, filtered by "
@@ -118,7 +113,6 @@ def _log_stream() -> list[Item]:
                 "derived field) that opens the trace in Tempo.",
                 [loki(f"{LOG_SEL} {LOG_FILTERS}", max_lines=500)],
             ),
-            width=24,
             height=14,
         ),
     ]

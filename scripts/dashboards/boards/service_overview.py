@@ -12,9 +12,9 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from dashboards.board import Annotation, Json, dashboard
 from dashboards.boards.alerting import alert_list_items
 from dashboards.fields import Thresholds, green_from, red_from, transform, unit_override
-from dashboards.layout import Cell, Heading, Item
+from dashboards.layout import Heading, Item, line
 from dashboards.panels import heatmap, stat, table, timeseries
-from dashboards.queries import PROM, prom
+from dashboards.queries import PROM, prom, share
 from dashboards.variables import prom_query_var, prometheus_picker
 
 # The middleware never counts these; filtering them again keeps the panels right for teams whose
@@ -69,6 +69,11 @@ def _rate(metric: str, extra: str = "") -> str:
     return f"rate(http_request_duration_seconds_{metric}{{{sel}}}[$__rate_interval])"
 
 
+def _by_version(extra: str = "") -> str:
+    """Requests per second by service and version (the version joined in from app_info)."""
+    return f"sum by (app_name, version) ({_rate('count', extra)} * {VERSION_JOIN})"
+
+
 def _quantile(q: str) -> str:
     return f"histogram_quantile({q}, sum by (le) ({_rate('bucket')}))"
 
@@ -81,7 +86,7 @@ def _objective() -> Thresholds:
 def _golden_signals() -> list[Item]:
     return [
         Heading("Golden signals"),
-        Cell(
+        *line(
             stat(
                 "Request rate",
                 "Requests per second answered by the selected services and routes. "
@@ -89,10 +94,6 @@ def _golden_signals() -> list[Item]:
                 [prom(f"sum({_rate('count')})")],
                 unit="reqps",
             ),
-            width=4,
-            height=4,
-        ),
-        Cell(
             stat(
                 "Error ratio (5xx)",
                 "Share of requests answered with a 5xx status. 4xx (bad input, missing "
@@ -108,10 +109,6 @@ def _golden_signals() -> list[Item]:
                 decimals=2,
                 threshold_steps=red_from(0.05, orange_from=0.01),
             ),
-            width=4,
-            height=4,
-        ),
-        Cell(
             stat(
                 "Latency p99",
                 "99% of requests finished faster than this. The objective is 99% within "
@@ -120,10 +117,6 @@ def _golden_signals() -> list[Item]:
                 unit="s",
                 threshold_steps=_objective(),
             ),
-            width=4,
-            height=4,
-        ),
-        Cell(
             stat(
                 "Within latency objective",
                 f"Share of requests over the whole time range that finished within {SLO_SECONDS} s "
@@ -141,10 +134,6 @@ def _golden_signals() -> list[Item]:
                 graph=False,
                 threshold_steps=green_from(0.99),
             ),
-            width=4,
-            height=4,
-        ),
-        Cell(
             stat(
                 "Latency budget burn rate (1h)",
                 "How fast the last hour spends the latency error budget: 1 spends it exactly "
@@ -155,10 +144,6 @@ def _golden_signals() -> list[Item]:
                 decimals=1,
                 threshold_steps=red_from(6, orange_from=1),
             ),
-            width=4,
-            height=4,
-        ),
-        Cell(
             stat(
                 "Requests in progress",
                 "Requests being handled right now (gauge). A number that keeps growing means "
@@ -166,7 +151,6 @@ def _golden_signals() -> list[Item]:
                 [prom('sum(http_requests_in_progress{app_name=~"$service", route=~"$route"})')],
                 unit="short",
             ),
-            width=4,
             height=4,
         ),
     ]
@@ -175,7 +159,7 @@ def _golden_signals() -> list[Item]:
 def _versions() -> list[Item]:
     return [
         Heading("Versions (canary)"),
-        Cell(
+        *line(
             timeseries(
                 "Request rate by version",
                 "Requests per second per service version (service.version; app_info{version} "
@@ -183,36 +167,25 @@ def _versions() -> list[Item]:
                 "share of the traffic here.",
                 [
                     prom(
-                        f"sum by (app_name, version) ({_rate('count')} * {VERSION_JOIN})",
+                        _by_version(),
                         "{{app_name}} {{version}}",
                     )
                 ],
                 unit="reqps",
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Error ratio (5xx) by version",
                 "Share of each version's requests answered with 5xx. A canary whose line "
                 "leaves the others' is a bad release: roll it back before it takes more traffic.",
                 [
                     prom(
-                        f"(sum by (app_name, version) ({_rate('count', SERVER_ERRORS)} * "
-                        f"{VERSION_JOIN}) or sum by (app_name, version) ({_rate('count')} * "
-                        f"{VERSION_JOIN}) * 0) / sum by (app_name, version) ({_rate('count')} * "
-                        f"{VERSION_JOIN})",
+                        share(_by_version(SERVER_ERRORS), _by_version()),
                         "{{app_name}} {{version}}",
                     )
                 ],
                 unit="percentunit",
                 threshold_steps=red_from(0.05),
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Latency p99 by version",
                 "99th percentile of request duration per version, from the histogram buckets "
@@ -227,7 +200,6 @@ def _versions() -> list[Item]:
                 unit="s",
                 threshold_steps=_objective(),
             ),
-            width=8,
             height=8,
         ),
     ]
@@ -236,7 +208,7 @@ def _versions() -> list[Item]:
 def _traffic() -> list[Item]:
     return [
         Heading("Traffic"),
-        Cell(
+        *line(
             timeseries(
                 "Request rate by route",
                 "Requests per second per service and route template (never the raw path, so "
@@ -250,10 +222,6 @@ def _traffic() -> list[Item]:
                 ],
                 unit="reqps",
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Responses by status code",
                 "Requests per second by HTTP status code, stacked. 2xx is success, 4xx the "
@@ -262,10 +230,6 @@ def _traffic() -> list[Item]:
                 unit="reqps",
                 stack=True,
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Requests in progress by route",
                 "Concurrent requests per route. Steps up and down with load; a plateau that "
@@ -278,7 +242,6 @@ def _traffic() -> list[Item]:
                     )
                 ],
             ),
-            width=8,
             height=8,
         ),
     ]
@@ -287,7 +250,7 @@ def _traffic() -> list[Item]:
 def _errors() -> list[Item]:
     return [
         Heading("Errors"),
-        Cell(
+        *line(
             timeseries(
                 "Error ratio (5xx) by route",
                 "Share of each route's requests answered with 5xx, over 5 minutes (recording "
@@ -302,10 +265,6 @@ def _errors() -> list[Item]:
                 unit="percentunit",
                 threshold_steps=red_from(0.05),
             ),
-            width=12,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Unhandled exceptions by type",
                 "Exceptions that escaped a route handler, per second, by exception class. Each "
@@ -319,7 +278,6 @@ def _errors() -> list[Item]:
                 ],
                 unit="reqps",
             ),
-            width=12,
             height=8,
         ),
     ]
@@ -328,7 +286,7 @@ def _errors() -> list[Item]:
 def _latency() -> list[Item]:
     return [
         Heading("Latency"),
-        Cell(
+        *line(
             timeseries(
                 "Latency p50 / p90 / p99 (dots are exemplars: click for the trace)",
                 "Percentiles of request duration over the selected services and routes, "
@@ -343,10 +301,6 @@ def _latency() -> list[Item]:
                 unit="s",
                 threshold_steps=_objective(),
             ),
-            width=12,
-            height=9,
-        ),
-        Cell(
             timeseries(
                 "Latency p99 by route",
                 "99th percentile per route over 5 minutes (recording rule "
@@ -361,10 +315,9 @@ def _latency() -> list[Item]:
                 unit="s",
                 threshold_steps=_objective(),
             ),
-            width=12,
             height=9,
         ),
-        Cell(
+        *line(
             heatmap(
                 "Latency distribution",
                 "How many requests fell into each duration bucket over time. "
@@ -378,10 +331,6 @@ def _latency() -> list[Item]:
                     )
                 ],
             ),
-            width=12,
-            height=9,
-        ),
-        Cell(
             timeseries(
                 "Latency budget burn rate",
                 "Share of requests slower than the objective, divided by the 1% budget, over "
@@ -397,7 +346,6 @@ def _latency() -> list[Item]:
                 unit="x",
                 threshold_steps=red_from(14.4, orange_from=6),
             ),
-            width=12,
             height=9,
         ),
     ]
@@ -406,7 +354,7 @@ def _latency() -> list[Item]:
 def _routes() -> list[Item]:
     return [
         Heading("Routes"),
-        Cell(
+        *line(
             table(
                 "Routes (last 5 minutes)",
                 "One line per route: request rate, 5xx ratio and latency percentiles over the "
@@ -456,7 +404,6 @@ def _routes() -> list[Item]:
                     unit_override("p99", "s"),
                 ],
             ),
-            width=24,
             height=8,
         ),
     ]

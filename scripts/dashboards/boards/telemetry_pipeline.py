@@ -16,9 +16,9 @@ from __future__ import annotations
 from dashboards.board import Json, dashboard
 from dashboards.boards.alerting import alerting_pipeline_items
 from dashboards.fields import DASHED_LINE, by_regexp, green_from, red_from, value_map
-from dashboards.layout import Cell, Heading, Item
+from dashboards.layout import Heading, Item, line
 from dashboards.panels import stat, timeseries
-from dashboards.queries import Query, prom, zero_if_none
+from dashboards.queries import Query, prom, rate_sum, zero_if_none
 from dashboards.variables import prometheus_picker
 
 # The collector's item names per signal (otelcol_receiver_accepted_<item>, ...).
@@ -36,7 +36,7 @@ def _per_signal(template: str, legend: str) -> list[Query]:
 def _scrape_targets() -> list[Item]:
     return [
         Heading("Scrape targets (Prometheus)"),
-        Cell(
+        *line(
             stat(
                 "Targets up",
                 "Every scrape job: UP when Prometheus scraped it last time, DOWN otherwise. "
@@ -46,10 +46,9 @@ def _scrape_targets() -> list[Item]:
                 threshold_steps=green_from(1),
                 graph=False,
             ),
-            width=24,
             height=4,
         ),
-        Cell(
+        *line(
             timeseries(
                 "Scrape duration by job",
                 "How long each scrape takes. Close to the scrape timeout means the target is "
@@ -57,20 +56,12 @@ def _scrape_targets() -> list[Item]:
                 [prom("max by (job) (scrape_duration_seconds)", "{{job}}")],
                 unit="s",
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Samples scraped by job",
                 "Series each target returns per scrape. A sudden climb is a cardinality "
                 "explosion (a label with unbounded values).",
                 [prom("sum by (job) (scrape_samples_scraped)", "{{job}}")],
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Rule evaluation failures",
                 "Recording and alerting rules that failed to evaluate, per second, by rule "
@@ -78,8 +69,7 @@ def _scrape_targets() -> list[Item]:
                 [
                     prom(
                         zero_if_none(
-                            "sum by (rule_group) (rate(prometheus_rule_evaluation_failures_total"
-                            "[$__rate_interval]))",
+                            rate_sum("prometheus_rule_evaluation_failures_total", "rule_group"),
                             "rule_group",
                         ),
                         "{{rule_group}}",
@@ -87,7 +77,6 @@ def _scrape_targets() -> list[Item]:
                 ],
                 unit="ops",
             ),
-            width=8,
             height=8,
         ),
     ]
@@ -96,7 +85,7 @@ def _scrape_targets() -> list[Item]:
 def _receivers() -> list[Item]:
     return [
         Heading("OpenTelemetry Collector: receivers"),
-        Cell(
+        *line(
             timeseries(
                 "Accepted by the collector",
                 "Spans, log records and metric points per second that the collector's receivers "
@@ -107,10 +96,6 @@ def _receivers() -> list[Item]:
                 ),
                 unit="ops",
             ),
-            width=12,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Refused or failed by the collector",
                 "Items per second the receivers turned away (refused: memory_limiter back-"
@@ -128,7 +113,6 @@ def _receivers() -> list[Item]:
                 ],
                 unit="ops",
             ),
-            width=12,
             height=8,
         ),
     ]
@@ -137,7 +121,7 @@ def _receivers() -> list[Item]:
 def _processors_and_exporters() -> list[Item]:
     return [
         Heading("OpenTelemetry Collector: processors and exporters"),
-        Cell(
+        *line(
             timeseries(
                 "Sent by exporter",
                 "Items per second each exporter delivered to its backend (Tempo, Loki), over 5 "
@@ -150,10 +134,6 @@ def _processors_and_exporters() -> list[Item]:
                 ],
                 unit="ops",
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Send failures and drops",
                 "send failed: the backend rejected the data after retries "
@@ -173,10 +153,6 @@ def _processors_and_exporters() -> list[Item]:
                 ],
                 unit="ops",
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Exporter queue size and capacity",
                 "Batches waiting in each exporter's sending queue, against the queue's "
@@ -191,32 +167,25 @@ def _processors_and_exporters() -> list[Item]:
                 ],
                 overrides=[by_regexp(".* capacity", DASHED_LINE)],
             ),
-            width=8,
             height=8,
         ),
-        Cell(
+        *line(
             timeseries(
                 "Processor items in and out",
                 "Items per second entering and leaving each processor. 'out' below 'in' means "
                 "the processor drops or merges items (filtering, batching).",
                 [
                     prom(
-                        "sum by (processor) (rate(otelcol_processor_incoming_items"
-                        "[$__rate_interval]))",
+                        rate_sum("otelcol_processor_incoming_items", "processor"),
                         "{{processor}} in",
                     ),
                     prom(
-                        "sum by (processor) (rate(otelcol_processor_outgoing_items"
-                        "[$__rate_interval]))",
+                        rate_sum("otelcol_processor_outgoing_items", "processor"),
                         "{{processor}} out",
                     ),
                 ],
                 unit="ops",
             ),
-            width=12,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Exporter queue usage",
                 "Queue size / capacity per exporter (recording rule "
@@ -226,7 +195,6 @@ def _processors_and_exporters() -> list[Item]:
                 maximum=1,
                 threshold_steps=red_from(0.8),
             ),
-            width=12,
             height=8,
         ),
     ]
@@ -235,39 +203,29 @@ def _processors_and_exporters() -> list[Item]:
 def _ingestion() -> list[Item]:
     return [
         Heading("Loki and Tempo ingestion"),
-        Cell(
+        *line(
             timeseries(
                 "Loki: log lines received",
                 "Log lines per second Loki's distributor accepted, per tenant.",
                 [
                     prom(
-                        "sum by (tenant) (rate(loki_distributor_lines_received_total"
-                        "[$__rate_interval]))",
+                        rate_sum("loki_distributor_lines_received_total", "tenant"),
                         "lines {{tenant}}",
                     )
                 ],
                 unit="ops",
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Loki: bytes received",
                 "Uncompressed log bytes per second Loki's distributor received.",
                 [
                     prom(
-                        "sum by (tenant) (rate(loki_distributor_bytes_received_total"
-                        "[$__rate_interval]))",
+                        rate_sum("loki_distributor_bytes_received_total", "tenant"),
                         "{{tenant}}",
                     )
                 ],
                 unit="Bps",
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Loki: discarded log lines",
                 "Lines Loki refused, by reason (rate limit, too long, too old, structured "
@@ -275,8 +233,7 @@ def _ingestion() -> list[Item]:
                 [
                     prom(
                         zero_if_none(
-                            "sum by (reason) (rate(loki_discarded_samples_total"
-                            "[$__rate_interval]))",
+                            rate_sum("loki_discarded_samples_total", "reason"),
                             "reason",
                         ),
                         "{{reason}}",
@@ -284,42 +241,31 @@ def _ingestion() -> list[Item]:
                 ],
                 unit="ops",
             ),
-            width=8,
             height=8,
         ),
-        Cell(
+        *line(
             timeseries(
                 "Tempo: spans received",
                 "Spans per second Tempo's distributor received, per tenant.",
                 [
                     prom(
-                        "sum by (tenant) (rate(tempo_distributor_spans_received_total"
-                        "[$__rate_interval]))",
+                        rate_sum("tempo_distributor_spans_received_total", "tenant"),
                         "spans {{tenant}}",
                     )
                 ],
                 unit="ops",
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Tempo: bytes received",
                 "Trace bytes per second Tempo's distributor received.",
                 [
                     prom(
-                        "sum by (tenant) (rate(tempo_distributor_bytes_received_total"
-                        "[$__rate_interval]))",
+                        rate_sum("tempo_distributor_bytes_received_total", "tenant"),
                         "{{tenant}}",
                     )
                 ],
                 unit="Bps",
             ),
-            width=8,
-            height=8,
-        ),
-        Cell(
             timeseries(
                 "Tempo: discarded spans",
                 "Spans Tempo refused, by reason (rate limited, trace too large, live traces "
@@ -327,7 +273,7 @@ def _ingestion() -> list[Item]:
                 [
                     prom(
                         zero_if_none(
-                            "sum by (reason) (rate(tempo_discarded_spans_total[$__rate_interval]))",
+                            rate_sum("tempo_discarded_spans_total", "reason"),
                             "reason",
                         ),
                         "{{reason}}",
@@ -335,7 +281,6 @@ def _ingestion() -> list[Item]:
                 ],
                 unit="ops",
             ),
-            width=8,
             height=8,
         ),
     ]

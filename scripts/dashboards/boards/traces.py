@@ -10,9 +10,9 @@ traces_service_graph_request_failed_total with labels client, server, connection
 from __future__ import annotations
 
 from dashboards.board import Json, dashboard
-from dashboards.layout import Cell, Heading, Item
+from dashboards.layout import Heading, Item, line
 from dashboards.panels import generic_panel, node_graph, table, timeseries
-from dashboards.queries import TEMPO, prom, service_map, trace_by_id, traceql
+from dashboards.queries import TEMPO, prom, rate_sum, service_map, share, trace_by_id, traceql
 from dashboards.variables import (
     custom_var,
     datasource_var,
@@ -23,12 +23,13 @@ from dashboards.variables import (
 
 SPAN_SEL = 'service=~"$service", span_kind=~"$span_kind"'
 CALLS = f"traces_spanmetrics_calls_total{{{SPAN_SEL}}}"
+FAILED_CALLS = f'traces_spanmetrics_calls_total{{{SPAN_SEL}, status_code="STATUS_CODE_ERROR"}}'
 
 
 def _find_traces() -> list[Item]:
     return [
         Heading("Find traces"),
-        Cell(
+        *line(
             table(
                 "Slow requests",
                 "Server spans slower than the 'Slow above' threshold (TraceQL). Click a trace "
@@ -41,10 +42,6 @@ def _find_traces() -> list[Item]:
                 ],
                 datasource=TEMPO,
             ),
-            width=12,
-            height=9,
-        ),
-        Cell(
             table(
                 "Failed requests",
                 "Traces with a span whose status is error (TraceQL). Click a trace id to open "
@@ -52,10 +49,9 @@ def _find_traces() -> list[Item]:
                 [traceql('{ resource.service.name =~ "${service:regex}" && status = error }')],
                 datasource=TEMPO,
             ),
-            width=12,
             height=9,
         ),
-        Cell(
+        *line(
             generic_panel(
                 "traces",
                 "Trace",
@@ -64,7 +60,6 @@ def _find_traces() -> list[Item]:
                 [trace_by_id("$trace_id")],
                 TEMPO,
             ),
-            width=24,
             height=14,
         ),
     ]
@@ -73,7 +68,7 @@ def _find_traces() -> list[Item]:
 def _service_graph() -> list[Item]:
     return [
         Heading("Service graph"),
-        Cell(
+        *line(
             node_graph(
                 "Service graph",
                 "Which service calls which, built by Tempo's metrics generator "
@@ -81,28 +76,21 @@ def _service_graph() -> list[Item]:
                 "colour shows the share of failed requests.",
                 [service_map()],
             ),
-            width=12,
-            height=12,
-        ),
-        Cell(
             timeseries(
                 "Requests between services",
                 "Requests per second on each edge of the service graph (client -> server).",
                 [
                     prom(
-                        "sum by (client, server) (rate(traces_service_graph_request_total"
-                        "[$__rate_interval]))",
+                        rate_sum("traces_service_graph_request_total", "client", "server"),
                         "{{client}} -> {{server}}",
                     ),
                     prom(
-                        "sum by (client, server) (rate(traces_service_graph_request_failed_total"
-                        "[$__rate_interval]))",
+                        rate_sum("traces_service_graph_request_failed_total", "client", "server"),
                         "failed {{client}} -> {{server}}",
                     ),
                 ],
                 unit="reqps",
             ),
-            width=12,
             height=12,
         ),
     ]
@@ -111,7 +99,7 @@ def _service_graph() -> list[Item]:
 def _span_metrics() -> list[Item]:
     return [
         Heading("Span metrics per operation (Tempo metrics generator)"),
-        Cell(
+        *line(
             timeseries(
                 "Rate per operation",
                 "Spans per second per service and span name, from Tempo's span metrics. The "
@@ -119,34 +107,26 @@ def _span_metrics() -> list[Item]:
                 "(calls made), and so on.",
                 [
                     prom(
-                        f"sum by (service, span_name) (rate({CALLS}[$__rate_interval]))",
+                        rate_sum(CALLS, "service", "span_name"),
                         "{{service}} {{span_name}}",
                     )
                 ],
                 unit="ops",
             ),
-            width=8,
-            height=9,
-        ),
-        Cell(
             timeseries(
                 "Error ratio per operation",
                 "Share of each operation's spans with status error.",
                 [
                     prom(
-                        "(sum by (service, span_name) (rate(traces_spanmetrics_calls_total"
-                        f'{{{SPAN_SEL}, status_code="STATUS_CODE_ERROR"}}[$__rate_interval]))'
-                        f" or sum by (service, span_name) (rate({CALLS}[$__rate_interval])) * 0)"
-                        f" / sum by (service, span_name) (rate({CALLS}[$__rate_interval]))",
+                        share(
+                            rate_sum(FAILED_CALLS, "service", "span_name"),
+                            rate_sum(CALLS, "service", "span_name"),
+                        ),
                         "{{service}} {{span_name}}",
                     )
                 ],
                 unit="percentunit",
             ),
-            width=8,
-            height=9,
-        ),
-        Cell(
             timeseries(
                 "Duration p95 per operation",
                 "95th percentile of span duration per operation. Dots are exemplars from Tempo "
@@ -162,7 +142,6 @@ def _span_metrics() -> list[Item]:
                 ],
                 unit="s",
             ),
-            width=8,
             height=9,
         ),
     ]
