@@ -51,7 +51,7 @@ def lay_out(board: dash.Dashboard, items: Sequence[Item]) -> dash.Dashboard:
     return board
 
 
-def line(*panels: Panel, height: int) -> list[Cell]:
+def line(*panels: Panel, height: int) -> list[Item]:
     """One line of the grid: the panels side by side, sharing the 24 columns equally."""
     if not panels or GRID_COLUMNS % len(panels):
         raise ValueError(f"{len(panels)} panels do not share {GRID_COLUMNS} columns equally")

@@ -6,6 +6,8 @@ panel ids that alert annotations link to stay where they are). docs/alerting.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 from grafana_foundation_sdk.builders import dashboard as dash
 
 from dashboards.fields import (
@@ -31,9 +33,34 @@ from dashboards.queries import LOKI, PROM, loki, prom, rate_sum, zero_if_none
 RECEIVER_LOGS = '{service_name=~"$service"} | alert_status=~"firing|resolved"'
 
 
+# The alert list's options (grafana/grafana public/app/plugins/panel/alertlist/module.tsx and
+# types.ts): firing, pending, recovering and erroring rules of every rules source, most important
+# first.
+ALERT_LIST_OPTIONS: dict[str, Any] = {
+    "viewMode": "list",
+    "groupMode": "default",
+    "groupBy": [],
+    "maxItems": 20,
+    "sortOrder": 3,  # SortOrder.Importance
+    "dashboardAlerts": False,
+    "alertName": "",
+    "alertInstanceLabelFilter": "",
+    "datasource": None,
+    "folder": None,
+    "showInactiveAlerts": False,
+    "stateFilter": {
+        "firing": True,
+        "pending": True,
+        "recovering": True,
+        "noData": False,
+        "normal": False,
+        "error": True,
+    },
+}
+
+
 def alert_list_items() -> list[Item]:
-    """Service overview: the alert rules firing or pending, from Prometheus (alertlist panel,
-    options of grafana/grafana public/app/plugins/panel/alertlist/module.tsx and types.ts)."""
+    """Service overview: the alert rules firing or pending, from Prometheus (alertlist panel)."""
     panel = (
         generic_panel(
             "alertlist",
@@ -47,29 +74,7 @@ def alert_list_items() -> list[Item]:
             # convention; options.datasource (a name) stays unset, so every rules source shows.
             PROM,
         )
-        .options(
-            {
-                "viewMode": "list",
-                "groupMode": "default",
-                "groupBy": [],
-                "maxItems": 20,
-                "sortOrder": 3,  # SortOrder.Importance
-                "dashboardAlerts": False,
-                "alertName": "",
-                "alertInstanceLabelFilter": "",
-                "datasource": None,
-                "folder": None,
-                "showInactiveAlerts": False,
-                "stateFilter": {
-                    "firing": True,
-                    "pending": True,
-                    "recovering": True,
-                    "noData": False,
-                    "normal": False,
-                    "error": True,
-                },
-            }
-        )
+        .options(ALERT_LIST_OPTIONS)
         .links(
             [
                 dash.DashboardLink("Alert groups and silences in Alertmanager").url(
@@ -153,89 +158,97 @@ def alerting_pipeline_items() -> list[Item]:
     requests (each retry) and failed notifications climb."""
     return [
         Heading("Alerting: Prometheus -> Alertmanager -> alert receiver"),
-        *line(
-            timeseries(
-                "Alerts Prometheus sends to Alertmanager",
-                "Alerts per second Prometheus sent to Alertmanager (every attempt), the ones "
-                "that failed (errors: Alertmanager down or refusing) and the ones dropped (no "
-                "Alertmanager took them, or the queue was full). Rules keep being evaluated "
-                "whatever happens here.",
-                [
-                    prom(
-                        f"{rate_sum('prometheus_notifications_sent_total')} or vector(0)",
-                        "sent",
-                    ),
-                    prom(
-                        f"{rate_sum('prometheus_notifications_errors_total')} or vector(0)",
-                        "errors",
-                    ),
-                    prom(
-                        rate_sum("prometheus_notifications_dropped_total"),
-                        "dropped",
-                    ),
-                ],
-                unit="ops",
-                overrides=colors(("sent", "green"), ("errors", "orange"), ("dropped", "red")),
-            ),
-            timeseries(
-                "Prometheus notification queue",
-                "Alerts waiting in Prometheus to be sent, against the queue's capacity. It "
-                "fills while no Alertmanager answers; when it is full, alerts are dropped.",
-                [
-                    prom("sum(prometheus_notifications_queue_length)", "queued"),
-                    prom("sum(prometheus_notifications_queue_capacity)", "capacity"),
-                ],
-                overrides=[by_name("capacity", DASHED_LINE)],
-            ),
-            stat(
-                "Alertmanagers discovered",
-                "Alertmanagers Prometheus knows to send to (its alerting block). 0 means "
-                "alerts are evaluated and go nowhere.",
-                [prom("sum(prometheus_notifications_alertmanagers_discovered)")],
-                threshold_steps=green_from(1),
-                graph=False,
-            ),
-            height=8,
-        ),
-        *line(
-            timeseries(
-                "Notifications Alertmanager sends",
-                "Notifications per second Alertmanager attempted, the failed requests (every "
-                "attempt, retries included: a receiver answering 5xx is retried until the "
-                "group's interval runs out) and the notifications that failed for good, by "
-                "reason. No line at all: Alertmanager is down (see Targets up).",
-                [
-                    prom(
-                        rate_sum("alertmanager_notifications_total"),
-                        "attempted",
-                    ),
-                    prom(
-                        rate_sum("alertmanager_notification_requests_failed_total"),
-                        "failed requests",
-                    ),
-                    prom(
-                        rate_sum("alertmanager_notifications_failed_total", "reason"),
-                        "failed: {{reason}}",
-                    ),
-                ],
-                unit="ops",
-            ),
-            timeseries(
-                "Alerts the receiver logged",
-                "Alerts per second the alert receiver turned into log lines, firing and "
-                "resolved (alert_receiver_alerts_total). Below what Alertmanager attempted: the "
-                "receiver refused or failed them.",
-                [
-                    prom(
-                        zero_if_none(
-                            rate_sum("alert_receiver_alerts_total", "status"),
-                            "status",
-                        ),
-                        "{{status}}",
-                    )
-                ],
-                unit="ops",
-            ),
-            height=8,
-        ),
+        *_prometheus_to_alertmanager(),
+        *_alertmanager_to_receiver(),
     ]
+
+
+def _prometheus_to_alertmanager() -> list[Item]:
+    return line(
+        timeseries(
+            "Alerts Prometheus sends to Alertmanager",
+            "Alerts per second Prometheus sent to Alertmanager (every attempt), the ones "
+            "that failed (errors: Alertmanager down or refusing) and the ones dropped (no "
+            "Alertmanager took them, or the queue was full). Rules keep being evaluated "
+            "whatever happens here.",
+            [
+                prom(
+                    f"{rate_sum('prometheus_notifications_sent_total')} or vector(0)",
+                    "sent",
+                ),
+                prom(
+                    f"{rate_sum('prometheus_notifications_errors_total')} or vector(0)",
+                    "errors",
+                ),
+                prom(
+                    rate_sum("prometheus_notifications_dropped_total"),
+                    "dropped",
+                ),
+            ],
+            unit="ops",
+            overrides=colors(("sent", "green"), ("errors", "orange"), ("dropped", "red")),
+        ),
+        timeseries(
+            "Prometheus notification queue",
+            "Alerts waiting in Prometheus to be sent, against the queue's capacity. It "
+            "fills while no Alertmanager answers; when it is full, alerts are dropped.",
+            [
+                prom("sum(prometheus_notifications_queue_length)", "queued"),
+                prom("sum(prometheus_notifications_queue_capacity)", "capacity"),
+            ],
+            overrides=[by_name("capacity", DASHED_LINE)],
+        ),
+        stat(
+            "Alertmanagers discovered",
+            "Alertmanagers Prometheus knows to send to (its alerting block). 0 means "
+            "alerts are evaluated and go nowhere.",
+            [prom("sum(prometheus_notifications_alertmanagers_discovered)")],
+            threshold_steps=green_from(1),
+            graph=False,
+        ),
+        height=8,
+    )
+
+
+def _alertmanager_to_receiver() -> list[Item]:
+    return line(
+        timeseries(
+            "Notifications Alertmanager sends",
+            "Notifications per second Alertmanager attempted, the failed requests (every "
+            "attempt, retries included: a receiver answering 5xx is retried until the "
+            "group's interval runs out) and the notifications that failed for good, by "
+            "reason. No line at all: Alertmanager is down (see Targets up).",
+            [
+                prom(
+                    rate_sum("alertmanager_notifications_total"),
+                    "attempted",
+                ),
+                prom(
+                    rate_sum("alertmanager_notification_requests_failed_total"),
+                    "failed requests",
+                ),
+                prom(
+                    rate_sum("alertmanager_notifications_failed_total", "reason"),
+                    "failed: {{reason}}",
+                ),
+            ],
+            unit="ops",
+        ),
+        timeseries(
+            "Alerts the receiver logged",
+            "Alerts per second the alert receiver turned into log lines, firing and "
+            "resolved (alert_receiver_alerts_total). Below what Alertmanager attempted: the "
+            "receiver refused or failed them.",
+            [
+                prom(
+                    zero_if_none(
+                        rate_sum("alert_receiver_alerts_total", "status"),
+                        "status",
+                    ),
+                    "{{status}}",
+                )
+            ],
+            unit="ops",
+        ),
+        height=8,
+    )

@@ -14,15 +14,15 @@ from dashboards.boards.alerting import alert_list_items
 from dashboards.fields import Thresholds, green_from, red_from, transform, unit_override
 from dashboards.layout import Heading, Item, line
 from dashboards.panels import heatmap, stat, table, timeseries
-from dashboards.queries import PROM, prom, share
+from dashboards.queries import PROM, prom, rate_sum, share
 from dashboards.variables import prom_query_var, prometheus_picker
 
 # The middleware never counts these; filtering them again keeps the panels right for teams whose
 # instrumentation does.
 NOT_INFRA = 'route!~"/metrics|/health/.*"'
-HTTP_SEL = f'app_name=~"$service", route=~"$route", {NOT_INFRA}'
-# The recording rules drop the infrastructure routes themselves.
-RULES_SEL = 'app_name=~"$service", route=~"$route"'
+# The pickers alone: the recording rules drop the infrastructure routes themselves.
+ROUTE_SEL = 'app_name=~"$service", route=~"$route"'
+HTTP_SEL = f"{ROUTE_SEL}, {NOT_INFRA}"
 SLO_SECONDS = "0.5"
 SERVER_ERRORS = 'status_code=~"5.."'
 
@@ -148,7 +148,7 @@ def _golden_signals() -> list[Item]:
                 "Requests in progress",
                 "Requests being handled right now (gauge). A number that keeps growing means "
                 "requests pile up: a slow dependency or a blocked event loop.",
-                [prom('sum(http_requests_in_progress{app_name=~"$service", route=~"$route"})')],
+                [prom(f"sum(http_requests_in_progress{{{ROUTE_SEL}}})")],
                 unit="short",
             ),
             height=4,
@@ -236,8 +236,7 @@ def _traffic() -> list[Item]:
                 "does not come down is a stuck request.",
                 [
                     prom(
-                        "sum by (app_name, route) (http_requests_in_progress"
-                        '{app_name=~"$service", route=~"$route"})',
+                        f"sum by (app_name, route) (http_requests_in_progress{{{ROUTE_SEL}}})",
                         "{{app_name}} {{route}}",
                     )
                 ],
@@ -258,7 +257,7 @@ def _errors() -> list[Item]:
                 "The dashed line is the 5% alert threshold.",
                 [
                     prom(
-                        f"app_route:http_request_error:ratio_rate5m{{{RULES_SEL}}}",
+                        f"app_route:http_request_error:ratio_rate5m{{{ROUTE_SEL}}}",
                         "{{app_name}} {{route}}",
                     )
                 ],
@@ -271,8 +270,11 @@ def _errors() -> list[Item]:
                 "one is also a 5xx response and an error span in the trace.",
                 [
                     prom(
-                        "sum by (app_name, exception_type) (rate(http_request_exceptions_total"
-                        '{app_name=~"$service", route=~"$route"}[$__rate_interval]))',
+                        rate_sum(
+                            f"http_request_exceptions_total{{{ROUTE_SEL}}}",
+                            "app_name",
+                            "exception_type",
+                        ),
                         "{{app_name}} {{exception_type}}",
                     )
                 ],
@@ -308,7 +310,7 @@ def _latency() -> list[Item]:
                 f"{SLO_SECONDS} s objective.",
                 [
                     prom(
-                        f"app_route:http_request_duration_seconds:p99_rate5m{{{RULES_SEL}}}",
+                        f"app_route:http_request_duration_seconds:p99_rate5m{{{ROUTE_SEL}}}",
                         "{{app_name}} {{route}}",
                     )
                 ],
@@ -362,16 +364,16 @@ def _routes() -> list[Item]:
                 "any column.",
                 [
                     prom(
-                        f"app_route:http_requests:rate5m{{{RULES_SEL}}}", instant=True, table=True
+                        f"app_route:http_requests:rate5m{{{ROUTE_SEL}}}", instant=True, table=True
                     ),
                     prom(
-                        f"app_route:http_request_error:ratio_rate5m{{{RULES_SEL}}}",
+                        f"app_route:http_request_error:ratio_rate5m{{{ROUTE_SEL}}}",
                         instant=True,
                         table=True,
                     ),
                     *(
                         prom(
-                            f"app_route:http_request_duration_seconds:{q}_rate5m{{{RULES_SEL}}}",
+                            f"app_route:http_request_duration_seconds:{q}_rate5m{{{ROUTE_SEL}}}",
                             instant=True,
                             table=True,
                         )

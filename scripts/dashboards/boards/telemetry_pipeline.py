@@ -201,89 +201,95 @@ def _processors_and_exporters() -> list[Item]:
 
 
 def _ingestion() -> list[Item]:
-    return [
-        Heading("Loki and Tempo ingestion"),
-        *line(
-            timeseries(
-                "Loki: log lines received",
-                "Log lines per second Loki's distributor accepted, per tenant.",
-                [
-                    prom(
-                        rate_sum("loki_distributor_lines_received_total", "tenant"),
-                        "lines {{tenant}}",
-                    )
-                ],
-                unit="ops",
-            ),
-            timeseries(
-                "Loki: bytes received",
-                "Uncompressed log bytes per second Loki's distributor received.",
-                [
-                    prom(
-                        rate_sum("loki_distributor_bytes_received_total", "tenant"),
-                        "{{tenant}}",
-                    )
-                ],
-                unit="Bps",
-            ),
-            timeseries(
-                "Loki: discarded log lines",
-                "Lines Loki refused, by reason (rate limit, too long, too old, structured "
-                "metadata too large...). Should stay at zero.",
-                [
-                    prom(
-                        zero_if_none(
-                            rate_sum("loki_discarded_samples_total", "reason"),
-                            "reason",
-                        ),
-                        "{{reason}}",
-                    )
-                ],
-                unit="ops",
-            ),
-            height=8,
+    return [Heading("Loki and Tempo ingestion"), *_loki_ingestion(), *_tempo_ingestion()]
+
+
+def _loki_ingestion() -> list[Item]:
+    """Lines, bytes and discarded lines of Loki's distributor."""
+    return line(
+        timeseries(
+            "Loki: log lines received",
+            "Log lines per second Loki's distributor accepted, per tenant.",
+            [
+                prom(
+                    rate_sum("loki_distributor_lines_received_total", "tenant"),
+                    "lines {{tenant}}",
+                )
+            ],
+            unit="ops",
         ),
-        *line(
-            timeseries(
-                "Tempo: spans received",
-                "Spans per second Tempo's distributor received, per tenant.",
-                [
-                    prom(
-                        rate_sum("tempo_distributor_spans_received_total", "tenant"),
-                        "spans {{tenant}}",
-                    )
-                ],
-                unit="ops",
-            ),
-            timeseries(
-                "Tempo: bytes received",
-                "Trace bytes per second Tempo's distributor received.",
-                [
-                    prom(
-                        rate_sum("tempo_distributor_bytes_received_total", "tenant"),
-                        "{{tenant}}",
-                    )
-                ],
-                unit="Bps",
-            ),
-            timeseries(
-                "Tempo: discarded spans",
-                "Spans Tempo refused, by reason (rate limited, trace too large, live traces "
-                "exceeded...). Should stay at zero.",
-                [
-                    prom(
-                        zero_if_none(
-                            rate_sum("tempo_discarded_spans_total", "reason"),
-                            "reason",
-                        ),
-                        "{{reason}}",
-                    )
-                ],
-                unit="ops",
-            ),
-            height=8,
+        timeseries(
+            "Loki: bytes received",
+            "Uncompressed log bytes per second Loki's distributor received.",
+            [
+                prom(
+                    rate_sum("loki_distributor_bytes_received_total", "tenant"),
+                    "{{tenant}}",
+                )
+            ],
+            unit="Bps",
         ),
-    ]
+        timeseries(
+            "Loki: discarded log lines",
+            "Lines Loki refused, by reason (rate limit, too long, too old, structured "
+            "metadata too large...). Should stay at zero.",
+            [
+                prom(
+                    zero_if_none(
+                        rate_sum("loki_discarded_samples_total", "reason"),
+                        "reason",
+                    ),
+                    "{{reason}}",
+                )
+            ],
+            unit="ops",
+        ),
+        height=8,
+    )
+
+
+def _tempo_ingestion() -> list[Item]:
+    """Spans, bytes and discarded spans of Tempo's distributor."""
+    return line(
+        timeseries(
+            "Tempo: spans received",
+            "Spans per second Tempo's distributor received, per tenant.",
+            [
+                prom(
+                    rate_sum("tempo_distributor_spans_received_total", "tenant"),
+                    "spans {{tenant}}",
+                )
+            ],
+            unit="ops",
+        ),
+        timeseries(
+            "Tempo: bytes received",
+            "Trace bytes per second Tempo's distributor received.",
+            [
+                prom(
+                    rate_sum("tempo_distributor_bytes_received_total", "tenant"),
+                    "{{tenant}}",
+                )
+            ],
+            unit="Bps",
+        ),
+        timeseries(
+            "Tempo: discarded spans",
+            "Spans Tempo refused, by reason (rate limited, trace too large, live traces "
+            "exceeded...). Should stay at zero.",
+            [
+                prom(
+                    zero_if_none(
+                        rate_sum("tempo_discarded_spans_total", "reason"),
+                        "reason",
+                    ),
+                    "{{reason}}",
+                )
+            ],
+            unit="ops",
+        ),
+        height=8,
+    )
 
 
 def pipeline_dashboard() -> Json:
