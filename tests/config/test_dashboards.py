@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dashboards import cli as builder
-from dashboards.layout import Cell
+from dashboards.layout import Cell, line
 from dashboards.panels import stat
 from tests.support import dashboards as d
 from tests.support import prom_rules
@@ -92,6 +92,13 @@ def test_layout_check_catches_overlaps_overflow_and_gaps() -> None:
 def test_generator_rejects_a_cell_off_the_grid(width: int, height: int) -> None:
     with pytest.raises(ValueError, match="1 to 24 columns wide, 1 or more high"):
         Cell(stat("t", "d", []), width=width, height=height)
+
+
+def test_generator_line_shares_the_columns_or_refuses() -> None:
+    panels = [stat(f"p{i}", "d", []) for i in range(5)]
+    assert [(c.width, c.height) for c in line(*panels[:3], height=8)] == [(8, 8)] * 3
+    with pytest.raises(ValueError, match="5 panels do not share 24 columns equally"):
+        line(*panels, height=8)
 
 
 @pytest.mark.parametrize("name", IDS)
