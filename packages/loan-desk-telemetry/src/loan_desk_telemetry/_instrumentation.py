@@ -207,8 +207,9 @@ def uninstrument_app(app: FastAPI) -> None:
     """Undo :func:`instrument_app` on ``app``, as ``FastAPIInstrumentor.uninstrument_app`` does
     for its own. Harmless on an app it did not instrument, or twice.
 
-    Takes away the tracing (through ``FastAPIInstrumentor.uninstrument_app``, which also puts
-    back the ``BackgroundTask`` spans it patched for every app), the
+    Takes away the tracing (through ``FastAPIInstrumentor.uninstrument_app``, which also
+    unpatches ``BackgroundTask``: background-task spans stop for every app until an app is
+    instrumented again), the
     :class:`~loan_desk_telemetry._metrics.PrometheusMiddleware`, the ``/metrics`` route, and
     gives FastAPI's built-in telemetry switches their values back. A running app gets its
     middleware stack rebuilt; one that has not started can be instrumented again. What the
