@@ -38,6 +38,7 @@ PUBLIC = [
     "route_of",
     "setup_telemetry",
     "testing",
+    "uninstrument_app",
 ]
 PUBLIC_MODULES = {"loggers", "testing"}
 

@@ -20,6 +20,7 @@ from loan_desk_telemetry._extras import DISTRIBUTION, available, require
 from loan_desk_telemetry._log_config import OtlpLogHandler, install_otlp_handler
 from loan_desk_telemetry._redaction import redact_attributes, redact_text
 from loan_desk_telemetry._resource import build_resource, instrumentation_disabled, sdk_disabled
+from loan_desk_telemetry._semconv import apply_semconv_opt_in
 
 __all__ = [
     "SHUTDOWN_TIMEOUT_SECONDS",
@@ -350,6 +351,7 @@ def setup_telemetry(
     run in the processors' threads, never in a request. The root logger gets one
     :class:`~loan_desk_telemetry._log_config.OtlpLogHandler`.
     """
+    apply_semconv_opt_in()
     global _global  # noqa: PLW0603
     explicit = tracer_provider is not None or logger_provider is not None
     if sdk_disabled():
@@ -478,6 +480,7 @@ def _instrument_httpx_globally(telemetry: Telemetry, tracer_provider: Any) -> No
 
 def instrument_httpx_client(client: Any, *, tracer_provider: Any = None) -> None:
     """Trace one httpx client (client spans, ``traceparent`` injected). Idempotent."""
+    apply_semconv_opt_in()
     if (
         sdk_disabled()
         or instrumentation_disabled("httpx")
@@ -501,6 +504,7 @@ def instrument_sqlalchemy(engine: Any, *, tracer_provider: Any = None) -> None:
     several engines and in tests. No SQL commenter: statements stay as written. Skipped when
     ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` names ``sqlalchemy``.
     """
+    apply_semconv_opt_in()
     if sdk_disabled() or instrumentation_disabled("sqlalchemy"):
         return
     require(
