@@ -8,7 +8,7 @@ service's command stops before it starts, with one line naming the variable and 
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, get_args
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings
@@ -26,4 +26,7 @@ class LogSettings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_any_case(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+        # Only a known name is upper-cased: a wrong value is reported as it was written.
+        if isinstance(value, str) and value.upper() in get_args(LogLevel):
+            return value.upper()
+        return value
