@@ -13,6 +13,8 @@ from pathlib import Path
 
 import uvicorn
 
+from servicekit.log_settings import LogFormat, LogLevel
+
 #: In-flight requests get this long to finish after SIGTERM (compose's stop_grace_period allows
 #: for it plus the telemetry flush, loan_desk_telemetry._telemetry.SHUTDOWN_TIMEOUT_SECONDS).
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -44,8 +46,8 @@ def serve_app(
     port: int,
     workers: int,
     service_name: str,
-    log_level: str,
-    log_format: str,
+    log_level: LogLevel,
+    log_format: LogFormat,
 ) -> None:
     from loan_desk_telemetry import configure_logging
 

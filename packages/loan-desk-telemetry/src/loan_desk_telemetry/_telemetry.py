@@ -17,7 +17,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from loan_desk_telemetry._environment import EXPORTER_CHOICES
 from loan_desk_telemetry._extras import DISTRIBUTION, available, require
-from loan_desk_telemetry._log_config import OtlpLogHandler, install_otlp_handler
+from loan_desk_telemetry._otlp_log_handler import OtlpLogHandler, install_otlp_handler
 from loan_desk_telemetry._redaction import redact_attributes, redact_text
 from loan_desk_telemetry._resource import build_resource, instrumentation_disabled, sdk_disabled
 from loan_desk_telemetry._semconv import apply_semconv_opt_in
@@ -349,7 +349,7 @@ def setup_telemetry(
     ``http/protobuf`` after ``OTEL_EXPORTER_OTLP_PROTOCOL``). Queues are bounded (SDK defaults
     2048 spans / 2048 log records, ``OTEL_BSP_*``/``OTEL_BLRP_*``) and drop when full; exports
     run in the processors' threads, never in a request. The root logger gets one
-    :class:`~loan_desk_telemetry._log_config.OtlpLogHandler`.
+    :class:`~loan_desk_telemetry._otlp_log_handler.OtlpLogHandler`.
     """
     apply_semconv_opt_in()
     global _global  # noqa: PLW0603
