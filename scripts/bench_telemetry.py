@@ -158,7 +158,7 @@ def alternative_app(variant: str) -> Any:
     import logging
 
     from loan_api.main import create_app
-    from loan_desk_telemetry._log_config import (
+    from loan_desk_telemetry._otlp_log_handler import (
         OtlpLogHandler,  # internal: the bench measures it alone
     )
 

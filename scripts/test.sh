@@ -3,6 +3,11 @@
 # Extra arguments go to pytest, e.g. `scripts/test.sh -m unit` or `scripts/test.sh tests/config`.
 # Backends a tier needs (PostgreSQL via TEST_POSTGRES_URL, Prometheus/promtool from apt) skip
 # their tests with the reason when missing, and fail them when CI=true.
+#
+# Without arguments it runs every tier but `live` as two pytest processes side by side: the
+# `alerting` tier (about 21 minutes, most of it waiting for Prometheus' `for:` durations, each
+# backend on a port of its own) and everything else. Its output is printed when both are done;
+# the run fails if either fails or selects no test. TEST_SERIAL=1 runs one pytest process instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,13 +18,54 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 
 uv sync --locked --quiet
-set +e
-uv run --locked pytest "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-  # pytest's "no tests were collected": a selection that matches nothing is a broken run.
-  echo "pytest collected no tests: check the selection or the markers" >&2
-  exit 1
+
+# pytest's exit status, with 5 ("no tests were collected") turned into a failure: a selection
+# that matches nothing is a broken run, not a pass.
+checked() {
+  local status=$1 what=$2
+  if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests for $what: check the selection or the markers" >&2
+    return 1
+  fi
+  return "$status"
+}
+
+if [ "$#" -gt 0 ] || [ "${TEST_SERIAL:-}" = "1" ]; then
+  set +e
+  uv run --locked pytest "$@"
+  status=$?
+  set -e
+  checked "$status" "${*:-the default selection}"
+  exit $?
 fi
-exit "$status"
+
+log=$(mktemp "${TMPDIR:-/tmp}/alerting-tier.XXXXXX.log")
+alerting_tmp=$(mktemp -d "${TMPDIR:-/tmp}/alerting-tier.XXXXXX")
+# Its own cache-less run and temporary folder, so the two processes share no file.
+uv run --locked pytest -m alerting -p no:cacheprovider --basetemp "$alerting_tmp/pytest" \
+  >"$log" 2>&1 &
+alerting_pid=$!
+# Stop the background tier too if this script is interrupted.
+trap 'kill "$alerting_pid" 2>/dev/null || true' INT TERM
+
+set +e
+# At a lower priority: the lessons' services must answer in time, or a latency alert that no
+# lesson declares would fire and fail the alerting tier.
+nice -n 10 uv run --locked pytest -m "not live and not alerting"
+rest=$?
+echo "waiting for the alerting tier (output follows)..." >&2
+wait "$alerting_pid"
+alerting=$?
+set -e
+trap - INT TERM
+echo "===== alerting tier (pytest -m alerting) ====="
+cat "$log"
+rm -rf "$log" "$alerting_tmp"
+
+failed=0
+checked "$rest" '-m "not live and not alerting"' || failed=1
+checked "$alerting" "-m alerting" || failed=1
+if [ "$failed" -ne 0 ]; then
+  echo "test run failed: everything but alerting exited $rest, alerting exited $alerting" >&2
+fi
+exit "$failed"

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from servicekit.log_settings import LogSettings
 from servicekit.trainer.settings import AdminSettings
 
 # A notification of Alertmanager's webhook is a few kB per alert (labels, annotations, the
@@ -16,7 +17,7 @@ from servicekit.trainer.settings import AdminSettings
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
-class ReceiverSettings(AdminSettings):
+class ReceiverSettings(AdminSettings, LogSettings):
     """ADMIN_ENABLED, ADMIN_TOKEN_FILE and ADMIN_TOKEN (trainer mode) come from AdminSettings:
     the receiver offers the HTTP scenarios, so a trainer can make it answer 500 and watch
     Alertmanager retry (docs/alerting.md)."""
@@ -29,8 +30,6 @@ class ReceiverSettings(AdminSettings):
     alert_receiver_max_body_bytes: int = Field(
         default=DEFAULT_MAX_BODY_BYTES, ge=4096, le=16 * 1024 * 1024
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["auto", "json", "console"] = "auto"
 
 
 @lru_cache

@@ -8,10 +8,11 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from servicekit.log_settings import LogSettings
 from servicekit.trainer.settings import AdminSettings
 
 
-class TaggerSettings(AdminSettings):
+class TaggerSettings(AdminSettings, LogSettings):
     """ADMIN_ENABLED, ADMIN_TOKEN_FILE and ADMIN_TOKEN (trainer mode) come from AdminSettings."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -20,8 +21,6 @@ class TaggerSettings(AdminSettings):
     # service.version and app_info{version}; default: the code's __version__.
     service_version: str | None = Field(default=None, min_length=1, max_length=64)
     tagger_max_document_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["auto", "json", "console"] = "auto"
 
 
 @lru_cache

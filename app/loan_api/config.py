@@ -11,10 +11,11 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import make_url
 
 from loan_api.database import database_url_problem
+from servicekit.log_settings import LogSettings
 from servicekit.trainer.settings import AdminSettings
 
 
-class Settings(AdminSettings):
+class Settings(AdminSettings, LogSettings):
     """ADMIN_ENABLED, ADMIN_TOKEN_FILE and ADMIN_TOKEN (trainer mode) come from AdminSettings."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -41,9 +42,6 @@ class Settings(AdminSettings):
     email_from: str = "loan-desk@localhost"
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)
-
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["auto", "json", "console"] = "auto"
 
     @field_validator("database_url")
     @classmethod

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from loan_desk_telemetry import Telemetry, configure_logging, instrument_app, setup_telemetry
 from servicekit.limits import install_body_limit
+from servicekit.log_settings import LogFormat, LogLevel
 from servicekit.openapi import install_openapi
 from servicekit.problems import install_problem_handlers
 from servicekit.trainer.registry import ScenarioRegistry
@@ -23,8 +24,8 @@ def observe(
     *,
     service_name: str,
     service_version: str,
-    log_level: str,
-    log_format: str,
+    log_level: LogLevel,
+    log_format: LogFormat,
     registry: CollectorRegistry,
     telemetry: Telemetry | None,
 ) -> tuple[Telemetry, bool]:
@@ -60,8 +61,8 @@ def prepare_service(
     *,
     service_name: str,
     service_version: str,
-    log_level: str,
-    log_format: str,
+    log_level: LogLevel,
+    log_format: LogFormat,
     registry: CollectorRegistry,
     telemetry: Telemetry | None,
     scenario_kinds: Iterable[str],

@@ -13,9 +13,18 @@ from pathlib import Path
 
 import uvicorn
 
+from servicekit.log_settings import LogFormat, LogLevel
+
 #: In-flight requests get this long to finish after SIGTERM (compose's stop_grace_period allows
 #: for it plus the telemetry flush, loan_desk_telemetry._telemetry.SHUTDOWN_TIMEOUT_SECONDS).
 GRACEFUL_SHUTDOWN_SECONDS = 10
+
+#: With ``--workers N``, uvicorn's parent pings each worker every half second and kills one that
+#: does not answer within this many seconds (uvicorn 0.54.0, uvicorn/supervisors/multiprocess.py,
+#: Multiprocess.keep_subprocess_alive; its default, 5 s, counts from the worker's spawn). A
+#: worker still importing the app on a busy machine misses 5 s, and is killed and respawned
+#: again and again while the port stays open; 30 s lets it start and still replaces a hung one.
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def _fresh_multiprocess_dir() -> None:
@@ -37,8 +46,8 @@ def serve_app(
     port: int,
     workers: int,
     service_name: str,
-    log_level: str,
-    log_format: str,
+    log_level: LogLevel,
+    log_format: LogFormat,
 ) -> None:
     from loan_desk_telemetry import configure_logging
 
@@ -55,4 +64,5 @@ def serve_app(
         proxy_headers=True,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )

@@ -1,17 +1,19 @@
 """The Grafana dashboards: classic JSON, portable datasources, defined variables, parseable
-PromQL, no raw paths, and the committed JSON equal to what scripts/build_dashboards.py builds."""
+PromQL, no raw paths, a layout that fits the grid, and the committed JSON equal to what
+scripts/build_dashboards.py (the `dashboards` package in scripts/) builds."""
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from dashboards import cli as builder
+from dashboards.layout import Cell, line
+from dashboards.panels import stat
 from tests.support import dashboards as d
 from tests.support import prom_rules
 from tests.support.tools import require_executable
@@ -19,16 +21,6 @@ from tests.support.tools import require_executable
 FILES = d.dashboard_files()
 BOARDS = {path.name: d.load(path) for path in FILES}
 IDS = list(BOARDS)
-
-
-def _builder() -> ModuleType:
-    path = d.ROOT / "scripts" / "build_dashboards.py"
-    spec = importlib.util.spec_from_file_location("build_dashboards", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +40,7 @@ def test_the_five_dashboards_are_there() -> None:
 
 
 def test_committed_json_matches_the_generator() -> None:
-    built = _builder().build_all()
+    built = builder.build_all()
     assert sorted(built) == sorted(BOARDS), "a dashboard file is missing or extra"
     for name, text in built.items():
         committed = (d.DASHBOARDS / name).read_text(encoding="utf-8")
@@ -66,6 +58,47 @@ def test_uids_are_unique_and_stable() -> None:
 @pytest.mark.parametrize("name", IDS)
 def test_classic_json(name: str) -> None:
     assert d.classic_json_problems(BOARDS[name]) == []
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_layout_fits_the_grid(name: str) -> None:
+    assert d.layout_problems(BOARDS[name]) == []
+
+
+def _placed(panel_id: int, x: int, y: int, w: int, h: int, kind: str = "timeseries") -> dict:
+    pos = {"x": x, "y": y, "w": w, "h": h}
+    return {"id": panel_id, "title": f"p{panel_id}", "type": kind, "gridPos": pos}
+
+
+def test_layout_check_catches_overlaps_overflow_and_gaps() -> None:
+    board = {
+        "panels": [
+            _placed(1, 0, 0, 24, 1, "row"),
+            _placed(2, 0, 1, 12, 8),
+            _placed(3, 6, 1, 12, 8),
+            _placed(4, 16, 9, 10, 8),
+            _placed(5, 0, 17, 12, 1, "row"),
+        ]
+    }
+    assert d.layout_problems(board) == [
+        "panel 3 'p3' overlaps panel 2 'p2'",
+        "panel 4 'p4': gridPos {'x': 16, 'y': 9, 'w': 10, 'h': 8} outside the 24 columns",
+        "panel 5 'p5': a row spans the width, one unit high",
+        "the line at y=9 fills 10 of 24 columns",
+    ]
+
+
+@pytest.mark.parametrize(("width", "height"), [(0, 8), (25, 8), (12, 0)])
+def test_generator_rejects_a_cell_off_the_grid(width: int, height: int) -> None:
+    with pytest.raises(ValueError, match="1 to 24 columns wide, 1 or more high"):
+        Cell(stat("t", "d", []), width=width, height=height)
+
+
+def test_generator_line_shares_the_columns_or_refuses() -> None:
+    panels = [stat(f"p{i}", "d", []) for i in range(5)]
+    assert [(c.width, c.height) for c in line(*panels[:3], height=8)] == [(8, 8)] * 3
+    with pytest.raises(ValueError, match="5 panels do not share 24 columns equally"):
+        line(*panels, height=8)
 
 
 @pytest.mark.parametrize("name", IDS)
@@ -229,7 +262,6 @@ def test_checker_reports_v2_layout_and_bad_uid() -> None:
 
 
 def test_generator_check_mode_detects_a_stale_file(tmp_path: Path, monkeypatch) -> None:
-    builder = _builder()
     monkeypatch.setattr(builder, "OUT", tmp_path / "dashboards")
     monkeypatch.setattr(builder, "IMPORT_OUT", tmp_path / "import")
     assert builder.main([]) == 0
@@ -250,7 +282,7 @@ IMPORTS = {path.name: d.load(path) for path in sorted(d.IMPORTS.glob("*.json"))}
 
 
 def test_committed_import_files_match_the_generator() -> None:
-    built = _builder().build_imports()
+    built = builder.build_imports()
     assert sorted(built) == sorted(BOARDS) == sorted(IMPORTS)
     for name, text in built.items():
         assert (d.IMPORTS / name).read_text(encoding="utf-8") == text, f"import/{name} is stale"

@@ -136,6 +136,40 @@ def description_problems(board: Json) -> list[str]:
     ]
 
 
+GRID_COLUMNS = 24
+
+
+def layout_problems(board: Json) -> list[str]:
+    """The top-level panels fit Grafana's 24 columns, overlap nowhere, rows span the width, and
+    every line of panels fills the 24 columns (no gap at the end of a line)."""
+    problems = []
+    boxes = []
+    widths: dict[int, int] = {}
+    for panel in board.get("panels", []):
+        name = f"panel {panel.get('id')} {panel.get('title')!r}"
+        pos = panel.get("gridPos") or {}
+        x, y, w, h = (pos.get(k) for k in ("x", "y", "w", "h"))
+        if not all(isinstance(v, int) for v in (x, y, w, h)):
+            problems.append(f"{name}: no gridPos x, y, w, h")
+            continue
+        if x < 0 or y < 0 or w < 1 or h < 1 or x + w > GRID_COLUMNS:
+            problems.append(f"{name}: gridPos {pos} outside the {GRID_COLUMNS} columns")
+        if panel.get("type") == "row" and (x, w, h) != (0, GRID_COLUMNS, 1):
+            problems.append(f"{name}: a row spans the width, one unit high")
+        if panel.get("type") != "row":
+            widths[y] = widths.get(y, 0) + w
+        for other, (ox, oy, ow, oh) in boxes:
+            if x < ox + ow and ox < x + w and y < oy + oh and oy < y + h:
+                problems.append(f"{name} overlaps {other}")
+        boxes.append((name, (x, y, w, h)))
+    problems += [
+        f"the line at y={y} fills {used} of {GRID_COLUMNS} columns"
+        for y, used in sorted(widths.items())
+        if used != GRID_COLUMNS
+    ]
+    return problems
+
+
 def datasource_problems(board: Json, provisioned: dict[str, str]) -> list[str]:
     """Every datasource is a datasource variable of the right type or a provisioned uid."""
     ds_vars = {

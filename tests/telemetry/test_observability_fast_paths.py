@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 import loan_desk_telemetry
-from loan_desk_telemetry._log_config import bound_logger
+from loan_desk_telemetry._logger_cache import bound_logger
 from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
 
 
@@ -110,7 +110,7 @@ def test_query_spans(tmp_path: object) -> None:
 
 
 def test_access_logger_follows_reconfiguration() -> None:
-    from loan_desk_telemetry._log_config import bound_logger
+    from loan_desk_telemetry._logger_cache import bound_logger
 
     first, second = io.StringIO(), io.StringIO()
     loan_desk_telemetry.configure_logging(service_name="one", fmt="json", stream=first)

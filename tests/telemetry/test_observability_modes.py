@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 import loan_desk_telemetry
-from loan_desk_telemetry._log_config import OtlpLogHandler
+from loan_desk_telemetry._otlp_log_handler import OtlpLogHandler
 from loan_desk_telemetry.testing import reset_global_state
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, assert_type
 
 import httpx
@@ -27,6 +28,14 @@ from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global
 
 SERVICE = "adopter"
 VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """A service's own settings name the package's option types."""
+
+    level: loan_desk_telemetry.LogLevel = "INFO"
+    fmt: loan_desk_telemetry.LogFormat = "json"
 
 
 def check_environment() -> list[str]:
@@ -89,7 +98,10 @@ def create_app(
 
 def production_wiring(database_url: str) -> FastAPI:
     """The README's wiring with global providers (never run here: it sets process globals)."""
-    loan_desk_telemetry.configure_logging(service_name=SERVICE, level="INFO")
+    settings = LogSettings()
+    loan_desk_telemetry.configure_logging(
+        service_name=SERVICE, level=settings.level, fmt=settings.fmt
+    )
     telemetry = loan_desk_telemetry.setup_telemetry(service_name=SERVICE, service_version=VERSION)
     assert_type(telemetry, Telemetry)
     assert_type(telemetry.tracer_provider, trace.TracerProvider)

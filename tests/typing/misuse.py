@@ -3,6 +3,8 @@ tests/typing/test_adopter_typing.py asserts mypy reports these and no others. Ne
 
 from __future__ import annotations
 
+import os
+
 import httpx
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
@@ -39,5 +41,9 @@ reason: str = problems["OTEL_TRACES_EXPORTER"]  # E: call-overload
 # route_of takes the scope first, the routes second; match_route may answer None.
 loan_desk_telemetry.route_of(app.routes, {"type": "http"})  # E: arg-type, arg-type
 template: str = loan_desk_telemetry.match_route(app.routes, {"type": "http"})  # E: assignment
+# A level the package does not know; a level read from the environment, unchecked.
+loan_desk_telemetry.configure_logging(service_name="svc", level="VERBOSE")  # E: arg-type
+from_environment = os.environ["LOG_LEVEL"]
+loan_desk_telemetry.configure_logging(service_name="svc", level=from_environment)  # E: arg-type
 # Redaction works on mappings and text, not on arbitrary objects.
 loan_desk_telemetry.redact_text(b"password=hunter2")  # E: arg-type

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from loan_desk_telemetry import configure_logging, setup_telemetry
-from loan_desk_telemetry._log_config import EXPORT_FAILURE_LOGGERS, EXPORT_FAILURE_MESSAGES
+from loan_desk_telemetry._log_filters import EXPORT_FAILURE_LOGGERS, EXPORT_FAILURE_MESSAGES
 from loan_desk_telemetry._telemetry import Telemetry
 
 

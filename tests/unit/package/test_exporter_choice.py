@@ -9,7 +9,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 from loan_desk_telemetry import setup_telemetry
-from loan_desk_telemetry._log_config import OtlpLogHandler
+from loan_desk_telemetry._otlp_log_handler import OtlpLogHandler
 
 
 def _otlp_handlers() -> list[logging.Handler]:

@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 import loan_desk_telemetry
-from loan_desk_telemetry._log_config import ExportErrorRateLimit
+from loan_desk_telemetry._log_filters import ExportErrorRateLimit
 from loan_desk_telemetry.loggers import logger_tree, main
 
 

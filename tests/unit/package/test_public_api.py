@@ -19,6 +19,8 @@ PUBLIC = [
     "REDACTED",
     "SENSITIVE_KEYS",
     "UNMATCHED",
+    "LogFormat",
+    "LogLevel",
     "PrometheusMiddleware",
     "Telemetry",
     "__version__",
@@ -42,6 +44,7 @@ PUBLIC = [
     "route_of",
     "setup_telemetry",
     "testing",
+    "uninstrument_app",
 ]
 PUBLIC_MODULES = {"loggers", "testing"}
 DUNDERS = {"__version__"}

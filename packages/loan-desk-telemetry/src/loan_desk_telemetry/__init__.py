@@ -82,9 +82,12 @@ Environment variables honoured
     read by the SDK's batch processors: export delay (defaults 5 s for spans, 1 s for log
     records; the compose stack sets 500 ms), batch sizes and queue bounds (default queue 2048).
 ``OTEL_SEMCONV_STABILITY_OPT_IN``
-    this package sets it to ``http`` when unset (stable HTTP semantic conventions:
-    ``http.request.method``, ``http.response.status_code``, ``url.path``), before any
-    instrumentation reads it. Import ``loan_desk_telemetry`` before instrumenting anything else.
+    ``setup_telemetry``, ``instrument_app``, ``instrument_sqlalchemy`` and
+    ``instrument_httpx_client`` set it to ``http`` when it is unset or empty (stable HTTP
+    semantic conventions: ``http.request.method``, ``http.response.status_code``, ``url.path``),
+    before the instrumentation they install reads it; a value you set is left alone. The contrib
+    instrumentations read it once per process, when the first of them is set up: call one of
+    these before instrumenting anything else. Importing the package changes nothing.
 ``PROMETHEUS_MULTIPROC_DIR``
     prometheus-client multiprocess mode: correct totals across ``uvicorn --workers N``, no
     exemplars (see the package README). Must be set before ``prometheus_client`` is imported.
@@ -99,8 +102,9 @@ Public names
 Everything importable from ``loan_desk_telemetry`` is listed here (and in ``__all__``, pinned by a
 test); every other module is private (an underscore module) and may change in any release.
 
-Setup: ``configure_logging``, ``reset_logging``, ``setup_telemetry``, ``Telemetry``,
-``instrument_app`` (``DEFAULT_EXCLUDED_PATHS``: the paths it does not trace),
+Setup: ``configure_logging`` (``LogLevel``, ``LogFormat``: the types of its options),
+``reset_logging``, ``setup_telemetry``, ``Telemetry``, ``instrument_app``
+(``DEFAULT_EXCLUDED_PATHS``: the paths it does not trace) and its undo ``uninstrument_app``,
 ``instrument_sqlalchemy``, ``instrument_httpx_client``, ``PrometheusMiddleware`` (what
 ``instrument_app`` adds, for an app that wires it by hand), ``environment_problems``.
 
@@ -125,17 +129,16 @@ Types: the signatures name the OpenTelemetry, prometheus-client, SQLAlchemy and 
 take and return (``py.typed``), so mypy ``--strict`` checks a service that uses them.
 """
 
-import os as _os
-
-# Before any instrumentation is imported: the contrib packages read it once per process.
-_os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
-
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from loan_desk_telemetry._environment import environment_problems
 from loan_desk_telemetry._extras import distribution_version as _distribution_version
-from loan_desk_telemetry._instrumentation import DEFAULT_EXCLUDED_PATHS, instrument_app
-from loan_desk_telemetry._log_config import configure_logging, reset_logging
+from loan_desk_telemetry._instrumentation import (
+    DEFAULT_EXCLUDED_PATHS,
+    instrument_app,
+    uninstrument_app,
+)
+from loan_desk_telemetry._log_config import LogFormat, LogLevel, configure_logging, reset_logging
 from loan_desk_telemetry._metrics import PrometheusMiddleware, already_logged, mark_logged
 from loan_desk_telemetry._redaction import (
     REDACTED,
@@ -182,6 +185,8 @@ __all__ = [
     "REDACTED",
     "SENSITIVE_KEYS",
     "UNMATCHED",
+    "LogFormat",
+    "LogLevel",
     "PrometheusMiddleware",
     "Telemetry",
     "__version__",
@@ -205,4 +210,5 @@ __all__ = [
     "route_of",
     "setup_telemetry",
     "testing",
+    "uninstrument_app",
 ]

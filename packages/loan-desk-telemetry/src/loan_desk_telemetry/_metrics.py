@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from loan_desk_telemetry._log_config import bound_logger
+from loan_desk_telemetry._logger_cache import bound_logger
 from loan_desk_telemetry._routes import route_of
 
 __all__ = [

@@ -9,30 +9,34 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast
 
 from opentelemetry import _logs, trace
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
 from loan_desk_telemetry._environment import EXPORTER_CHOICES, ExporterChoice
 from loan_desk_telemetry._extras import DISTRIBUTION, available, require
-from loan_desk_telemetry._log_config import OtlpLogHandler, install_otlp_handler
+from loan_desk_telemetry._otlp_log_handler import OtlpLogHandler, install_otlp_handler
 from loan_desk_telemetry._redaction import redact_attributes, redact_text
 from loan_desk_telemetry._resource import build_resource, instrumentation_disabled, sdk_disabled
+from loan_desk_telemetry._semconv import apply_semconv_opt_in
 
 if TYPE_CHECKING:
     # Optional extras (sqlalchemy, httpx): named in signatures; imported at run time only by
     # the function that needs one, after require(). The OpenTelemetry types, in
     # opentelemetry-sdk 1.45.2 (opentelemetry-sdk/src/opentelemetry/sdk/...): trace/__init__.py
     # (TracerProvider, ReadableSpan, Event); _logs/_internal/__init__.py, re-exported by
-    # _logs/__init__.py (LoggerProvider, ReadableLogRecord); LogRecordExporter (imported above)
-    # in _logs/_internal/export/__init__.py, re-exported by _logs/export/__init__.py (the older
+    # _logs/__init__.py (LoggerProvider, ReadableLogRecord); LogRecordExporter in
+    # _logs/_internal/export/__init__.py, re-exported by _logs/export/__init__.py (the older
     # LogExporter is its subclass there). The API's logs are still ``opentelemetry._logs``.
+    # opentelemetry.sdk._logs is imported at run time by setup_telemetry only: importing it adds
+    # a warnings filter (_logs/_internal/__init__.py, ``warnings.simplefilter("once",
+    # LogRecordDroppedAttributesWarning)``), and importing this package changes nothing.
     import httpx
     from opentelemetry.sdk._logs import LoggerProvider as SdkLoggerProvider
     from opentelemetry.sdk._logs import ReadableLogRecord
+    from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
     from opentelemetry.sdk.trace import Event, ReadableSpan
     from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
     from sqlalchemy import Engine
@@ -108,9 +112,11 @@ class RedactingSpanExporter(_OnceShutdown, SpanExporter):
         return bool(flush(timeout_millis)) if callable(flush) else True
 
 
-class _LogExporter(_OnceShutdown, LogRecordExporter):
+class _LogExporter(_OnceShutdown):
     """The log exporter as the batch processor sees it: ``shutdown`` once (see
-    :class:`_OnceShutdown`), everything else passed through."""
+    :class:`_OnceShutdown`), everything else passed through. It has the methods of the SDK's
+    ``LogRecordExporter`` without subclassing it (that would import ``opentelemetry.sdk._logs``
+    with this module); :func:`_build` hands it to the processor as one."""
 
     def __init__(self, inner: LogRecordExporter) -> None:
         self.inner = inner
@@ -385,8 +391,9 @@ def setup_telemetry(
     ``http/protobuf`` after ``OTEL_EXPORTER_OTLP_PROTOCOL``). Queues are bounded (SDK defaults
     2048 spans / 2048 log records, ``OTEL_BSP_*``/``OTEL_BLRP_*``) and drop when full; exports
     run in the processors' threads, never in a request. The root logger gets one
-    :class:`~loan_desk_telemetry._log_config.OtlpLogHandler`.
+    :class:`~loan_desk_telemetry._otlp_log_handler.OtlpLogHandler`.
     """
+    apply_semconv_opt_in()
     global _global  # noqa: PLW0603
     explicit = tracer_provider is not None or logger_provider is not None
     if sdk_disabled():
@@ -466,7 +473,8 @@ def _build(
         if log_exp is not None:
             wrapped = _LogExporter(log_exp)
             exporters.append(wrapped)
-            logger_provider.add_log_record_processor(BatchLogRecordProcessor(wrapped))
+            processor = BatchLogRecordProcessor(cast("LogRecordExporter", wrapped))
+            logger_provider.add_log_record_processor(processor)
         setattr(logger_provider, _MARK, True)
 
     # With OTEL_LOGS_EXPORTER=none no OTLP copy of a log record is even built.
@@ -519,6 +527,7 @@ def instrument_httpx_client(
     client: httpx.Client | httpx.AsyncClient, *, tracer_provider: trace.TracerProvider | None = None
 ) -> None:
     """Trace one httpx client (client spans, ``traceparent`` injected). Idempotent."""
+    apply_semconv_opt_in()
     if (
         sdk_disabled()
         or instrumentation_disabled("httpx")
@@ -544,6 +553,7 @@ def instrument_sqlalchemy(
     several engines and in tests. No SQL commenter: statements stay as written. Skipped when
     ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` names ``sqlalchemy``.
     """
+    apply_semconv_opt_in()
     if sdk_disabled() or instrumentation_disabled("sqlalchemy"):
         return
     require(
