@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, FastAPI, Header, Request
 from opentelemetry import trace
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
 
 from doc_tagger import __version__
 from doc_tagger.config import TaggerSettings, get_settings
 from doc_tagger.tagging import UnreadableDocument, tag_document
 from loan_desk_telemetry import Telemetry
+from servicekit.factory import create_service_app
 from servicekit.health import health_router
-from servicekit.observe import prepare_service
 from servicekit.openapi import problem_responses
 from servicekit.problems import Problem
 from servicekit.trainer.registry import HTTP_SCENARIOS
@@ -123,27 +121,13 @@ def create_app(
 ) -> FastAPI:
     """Build the tagger; tests pass a fresh registry and a telemetry handle of their own."""
     settings = settings or get_settings()
-    registry = registry if registry is not None else REGISTRY
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            if parts.owns_telemetry:
-                parts.telemetry.shutdown()
-
-    version = settings.service_version or __version__
-    app = FastAPI(title="Document tagger", version=version, lifespan=lifespan)
     # Trainer mode (ADMIN_ENABLED=true) offers the HTTP scenarios here, e.g. a tagger slower
     # than the api's timeout.
-    parts = prepare_service(
-        app,
+    app, _parts = create_service_app(
         settings,
         service_name=SERVICE_NAME,
-        service_version=version,
-        log_level=settings.log_level,
-        log_format=settings.log_format,
+        code_version=__version__,
+        title="Document tagger",
         registry=registry,
         telemetry=telemetry,
         scenario_kinds=HTTP_SCENARIOS,
