@@ -23,6 +23,7 @@ from alert_receiver.payload import PayloadProblem, parse_notification, request_s
 from loan_desk_telemetry import Telemetry
 from servicekit.factory import create_service_app
 from servicekit.health import health_router
+from servicekit.openapi import problem_responses
 from servicekit.problems import Problem
 from servicekit.trainer.registry import HTTP_SCENARIOS
 
@@ -40,8 +41,17 @@ def _notifications_router(metrics: NotificationMetrics, tracer: Tracer) -> APIRo
         openapi_extra={
             "requestBody": {"required": True, "content": {JSON: {"schema": request_schema()}}}
         },
+        responses=problem_responses(
+            415,
+            422,
+            descriptions={
+                415: f"The body is not sent as {JSON}.",
+                422: "JSON that is not a version-4 notification (`errors`).",
+            },
+        ),
     )
     async def receive(request: Request) -> dict[str, Any]:
+        """Log each alert of the notification and count it; answers how many there were."""
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != JSON:
             raise Problem(415, f"Send the notification as {JSON}.", slug="unsupported-media-type")

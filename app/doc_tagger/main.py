@@ -71,6 +71,7 @@ def _tags_router() -> APIRouter:
 
     @router.post(
         "/tags",
+        summary="Tag a document",
         openapi_extra=_DOCUMENT_BODY,
         responses=problem_responses(
             415,
@@ -88,6 +89,8 @@ def _tags_router() -> APIRouter:
             DocumentKind, Header(description="What the applicant says the document is.")
         ],
     ) -> TagsRead:
+        """Read the document and say what it is: its type, the form year of a tax document, its
+        language, and how sure the tagger is."""
         # Read from the request, not declared as a header parameter: OpenAPI ignores a
         # Content-Type parameter; the request body above names the accepted types.
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
