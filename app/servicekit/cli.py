@@ -1,4 +1,4 @@
-"""The command line both services share: ``serve``, ``loggers`` and ``trainer``.
+"""The command line every service shares: ``serve``, ``loggers`` and ``trainer``.
 
 A service adds its own commands (the api's ``migrate`` and ``downgrade``) through ``extra``.
 """
