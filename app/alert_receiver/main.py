@@ -25,7 +25,7 @@ from servicekit.factory import create_service_app
 from servicekit.health import health_router
 from servicekit.openapi import problem_responses
 from servicekit.problems import Problem
-from servicekit.trainer.registry import HTTP_SCENARIOS
+from servicekit.trainer.scenarios import HTTP_SCENARIOS
 
 SERVICE_NAME = "alert-receiver"
 NOTIFICATIONS_PATH = "/v1/notifications"

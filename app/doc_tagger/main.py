@@ -20,7 +20,7 @@ from servicekit.factory import create_service_app
 from servicekit.health import health_router
 from servicekit.openapi import problem_responses
 from servicekit.problems import Problem
-from servicekit.trainer.registry import HTTP_SCENARIOS
+from servicekit.trainer.scenarios import HTTP_SCENARIOS
 
 SERVICE_NAME = "doc-tagger"
 MEDIA_TYPES = ("application/pdf", "image/png", "image/jpeg")

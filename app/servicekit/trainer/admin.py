@@ -27,7 +27,8 @@ from pydantic import ValidationError
 from loan_desk_telemetry import UNMATCHED, match_route
 from servicekit.problems import Problem
 from servicekit.trainer.middleware import PROTECTED_PREFIXES
-from servicekit.trainer.registry import ScenarioRegistry, TrafficRequest, UnknownScenarioError
+from servicekit.trainer.registry import ScenarioRegistry, UnknownScenarioError
+from servicekit.trainer.scenarios import TrafficRequest
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="admin"'}
 

@@ -21,13 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loan_desk_telemetry import UNMATCHED, route_of
 from servicekit.problems import PROBLEM_TYPE_PREFIX, problem_response
-from servicekit.trainer.registry import (
-    ErrorParams,
-    LatencyParams,
-    ScenarioRegistry,
-    annotate,
-    describe,
-)
+from servicekit.trainer.registry import ScenarioRegistry, annotate
+from servicekit.trainer.scenarios import ErrorParams, LatencyParams, describe
 
 PROTECTED_PREFIXES: Final = ("/admin", "/metrics", "/health/")
 
