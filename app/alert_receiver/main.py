@@ -10,23 +10,22 @@ Every error is a problem document that quotes nothing from the body.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from opentelemetry.trace import Tracer
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import CollectorRegistry
 
 from alert_receiver import __version__
 from alert_receiver.config import ReceiverSettings, get_settings
 from alert_receiver.notifications import NotificationMetrics, record_notification
 from alert_receiver.payload import PayloadProblem, parse_notification, request_schema
 from loan_desk_telemetry import Telemetry
+from servicekit.factory import create_service_app
 from servicekit.health import health_router
-from servicekit.observe import prepare_service
+from servicekit.openapi import problem_responses
 from servicekit.problems import Problem
-from servicekit.trainer.registry import HTTP_SCENARIOS
+from servicekit.trainer.scenarios import HTTP_SCENARIOS
 
 SERVICE_NAME = "alert-receiver"
 NOTIFICATIONS_PATH = "/v1/notifications"
@@ -42,8 +41,17 @@ def _notifications_router(metrics: NotificationMetrics, tracer: Tracer) -> APIRo
         openapi_extra={
             "requestBody": {"required": True, "content": {JSON: {"schema": request_schema()}}}
         },
+        responses=problem_responses(
+            415,
+            422,
+            descriptions={
+                415: f"The body is not sent as {JSON}.",
+                422: "JSON that is not a version-4 notification (`errors`).",
+            },
+        ),
     )
     async def receive(request: Request) -> dict[str, Any]:
+        """Log each alert of the notification and count it; answers how many there were."""
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != JSON:
             raise Problem(415, f"Send the notification as {JSON}.", slug="unsupported-media-type")
@@ -69,27 +77,13 @@ def create_app(
 ) -> FastAPI:
     """Build the receiver; tests pass a fresh registry and a telemetry handle of their own."""
     settings = settings or get_settings()
-    registry = registry if registry is not None else REGISTRY
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            if parts.owns_telemetry:
-                parts.telemetry.shutdown()
-
-    version = settings.service_version or __version__
-    app = FastAPI(title="Alert receiver", version=version, lifespan=lifespan)
     # Trainer mode offers the HTTP scenarios: `errors` makes the receiver answer 5xx, which
     # Alertmanager retries and counts (docs/alerting.md, "When the receiver fails").
-    parts = prepare_service(
-        app,
+    app, parts = create_service_app(
         settings,
         service_name=SERVICE_NAME,
-        service_version=version,
-        log_level=settings.log_level,
-        log_format=settings.log_format,
+        code_version=__version__,
+        title="Alert receiver",
         registry=registry,
         telemetry=telemetry,
         scenario_kinds=HTTP_SCENARIOS,
@@ -97,6 +91,7 @@ def create_app(
     )
     # The service's own tracer provider (a no-op one under OTEL_SDK_DISABLED=true).
     tracer = parts.telemetry.tracer_provider.get_tracer("alert_receiver")
-    app.include_router(_notifications_router(NotificationMetrics.for_registry(registry), tracer))
+    metrics = NotificationMetrics.for_registry(parts.registry)
+    app.include_router(_notifications_router(metrics, tracer))
     app.include_router(health_router())
     return app

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, FastAPI, Header, Request
 from opentelemetry import trace
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
 
 from doc_tagger import __version__
 from doc_tagger.config import TaggerSettings, get_settings
 from doc_tagger.tagging import UnreadableDocument, tag_document
 from loan_desk_telemetry import Telemetry
+from servicekit.factory import create_service_app
 from servicekit.health import health_router
-from servicekit.observe import prepare_service
 from servicekit.openapi import problem_responses
 from servicekit.problems import Problem
-from servicekit.trainer.registry import HTTP_SCENARIOS
+from servicekit.trainer.scenarios import HTTP_SCENARIOS
 
 SERVICE_NAME = "doc-tagger"
 MEDIA_TYPES = ("application/pdf", "image/png", "image/jpeg")
@@ -73,6 +71,7 @@ def _tags_router() -> APIRouter:
 
     @router.post(
         "/tags",
+        summary="Tag a document",
         openapi_extra=_DOCUMENT_BODY,
         responses=problem_responses(
             415,
@@ -90,6 +89,8 @@ def _tags_router() -> APIRouter:
             DocumentKind, Header(description="What the applicant says the document is.")
         ],
     ) -> TagsRead:
+        """Read the document and say what it is: its type, the form year of a tax document, its
+        language, and how sure the tagger is."""
         # Read from the request, not declared as a header parameter: OpenAPI ignores a
         # Content-Type parameter; the request body above names the accepted types.
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -123,27 +124,13 @@ def create_app(
 ) -> FastAPI:
     """Build the tagger; tests pass a fresh registry and a telemetry handle of their own."""
     settings = settings or get_settings()
-    registry = registry if registry is not None else REGISTRY
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            if parts.owns_telemetry:
-                parts.telemetry.shutdown()
-
-    version = settings.service_version or __version__
-    app = FastAPI(title="Document tagger", version=version, lifespan=lifespan)
     # Trainer mode (ADMIN_ENABLED=true) offers the HTTP scenarios here, e.g. a tagger slower
     # than the api's timeout.
-    parts = prepare_service(
-        app,
+    app, _parts = create_service_app(
         settings,
         service_name=SERVICE_NAME,
-        service_version=version,
-        log_level=settings.log_level,
-        log_format=settings.log_format,
+        code_version=__version__,
+        title="Document tagger",
         registry=registry,
         telemetry=telemetry,
         scenario_kinds=HTTP_SCENARIOS,

@@ -41,55 +41,66 @@ class Flow:
         return response
 
     async def run(self) -> None:
+        """Create an application, sometimes send bad requests, then fill it in, upload an ID and
+        a tax return, read it back and send the invite. Stops early when creating fails."""
+        created = await self._create_application()
+        if created is None:
+            return
+        application_id, token = created
+        path = f"/api/v1/applications/{application_id}"
+        auth = {"Authorization": f"Bearer {token}"}
+        if self.rng.random() < self.traffic.bad_request_share:
+            await self._bad_requests(path, auth)
+        await self._fill_in(path, auth)
+        await self._upload_documents(path, auth)
+        await self._call("GET", path, headers=auth)
+        await self._call("POST", f"{path}/invite", headers=auth)
+
+    async def _create_application(self) -> tuple[str, str] | None:
+        """``(application id, token)``, through v2 for about a third of the flows, else v1;
+        None when the api did not create it."""
         rng = self.rng
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         email = f"{first}.{last}.{rng.randrange(10**6)}@example.com".lower()
         product = rng.choice(("credit", "mortgage"))
         if rng.random() < 0.3:
+            applicant = {"first_name": first, "last_name": last, "email": email}
+            amount = {"value": f"{rng.randrange(1, 900)}000.00"}
             created = await self._call(
                 "POST",
                 "/api/v2/applications",
-                json={
-                    "applicant": {"first_name": first, "last_name": last, "email": email},
-                    "loan": {
-                        "product": product,
-                        "amount": {"value": f"{rng.randrange(1, 900)}000.00"},
-                    },
-                },
+                json={"applicant": applicant, "loan": {"product": product, "amount": amount}},
             )
             if created is None or created.status_code != 201:
-                return
+                return None
             body = created.json()
-            application_id, token = body["application"]["id"], body["credentials"]["token"]
-        else:
-            created = await self._call(
-                "POST",
-                "/api/v1/applications",
-                json={
-                    "first_name": first,
-                    "last_name": last,
-                    "email": email,
-                    "product": product,
-                    "amount": rng.randrange(1, 900) * 1000,
-                },
-            )
-            if created is None or created.status_code != 201:
-                return
-            application_id, token = created.json()["id"], created.json()["token"]
+            return body["application"]["id"], body["credentials"]["token"]
+        created = await self._call(
+            "POST",
+            "/api/v1/applications",
+            json={
+                "first_name": first,
+                "last_name": last,
+                "email": email,
+                "product": product,
+                "amount": rng.randrange(1, 900) * 1000,
+            },
+        )
+        if created is None or created.status_code != 201:
+            return None
+        body = created.json()
+        return body["id"], body["token"]
 
-        path = f"/api/v1/applications/{application_id}"
-        auth = {"Authorization": f"Bearer {token}"}
-        if rng.random() < self.traffic.bad_request_share:
-            await self._bad_requests(path, auth)
-        year = datetime.now(UTC).year
+    async def _fill_in(self, path: str, auth: dict[str, str]) -> None:
+        """Personal details and the current address."""
+        rng = self.rng
+        born = date(rng.randrange(1950, 2000), rng.randrange(1, 13), 15)
         await self._call(
             "PUT",
             f"{path}/personal-details",
             headers=auth,
             json={
-                "date_of_birth": date(
-                    rng.randrange(1950, 2000), rng.randrange(1, 13), 15
-                ).isoformat(),
+                "date_of_birth": born.isoformat(),
                 "place_of_birth": rng.choice(CITIES),
                 "nationality": "DE",
             },
@@ -106,30 +117,26 @@ class Flow:
                 "country": "DE",
             },
         )
+
+    async def _upload_documents(self, path: str, auth: dict[str, str]) -> None:
+        """A passport, then a tax return: a few are encrypted (the tagger cannot read them) and
+        a few too old (rejected for recency)."""
+        await self._upload(path, auth, "id", "passport.pdf", pdf("Reisepass / Passport"))
+        unreadable = self.rng.random() < self.traffic.unreadable_share
+        form_year = datetime.now(UTC).year - self.rng.choice((1, 1, 1, 0, 3))
+        text = f"Einkommensteuer tax return. Tax year: {form_year}"
+        await self._upload(path, auth, "fiscal", "tax-return.pdf", pdf(text, encrypted=unreadable))
+
+    async def _upload(
+        self, path: str, auth: dict[str, str], kind: str, filename: str, content: bytes
+    ) -> None:
         await self._call(
             "POST",
             f"{path}/documents",
             headers=auth,
-            files={"file": ("passport.pdf", pdf("Reisepass / Passport"), "application/pdf")},
-            data={"kind": "id"},
+            files={"file": (filename, content, "application/pdf")},
+            data={"kind": kind},
         )
-        unreadable = rng.random() < self.traffic.unreadable_share
-        form_year = year - rng.choice((1, 1, 1, 0, 3))  # a few too old: rejected for recency
-        await self._call(
-            "POST",
-            f"{path}/documents",
-            headers=auth,
-            files={
-                "file": (
-                    "tax-return.pdf",
-                    pdf(f"Einkommensteuer tax return. Tax year: {form_year}", encrypted=unreadable),
-                    "application/pdf",
-                )
-            },
-            data={"kind": "fiscal"},
-        )
-        await self._call("GET", path, headers=auth)
-        await self._call("POST", f"{path}/invite", headers=auth)
 
     async def _bad_requests(self, path: str, auth: dict[str, str]) -> None:
         choice = self.rng.randrange(5)

@@ -30,17 +30,11 @@ async def run(
     canary_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Counter[str]:
     """Drive traffic until stopped; ``transport``s are for tests (in-process apps)."""
-    rng = random.Random(settings.seed)  # noqa: S311 - traffic shapes, not secrets
-    totals: Counter[str] = Counter()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):  # not in the main thread
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-    deadline = time.monotonic() + settings.duration_seconds if settings.duration_seconds else None
-    control = TrafficControl(settings)
-    tasks: set[asyncio.Task[None]] = set()
-
     async with contextlib.AsyncExitStack() as stack:
         client = await stack.enter_async_context(
             httpx.AsyncClient(base_url=str(settings.api_url), timeout=15.0, transport=transport)
@@ -52,44 +46,77 @@ async def run(
                     base_url=str(settings.canary_url), timeout=15.0, transport=canary_transport
                 )
             )
-
-        async def one_flow(traffic: Traffic) -> None:
-            to_canary = canary is not None and rng.random() < traffic.canary_share
-            target = canary if to_canary and canary is not None else client
-            flow = Flow(target, random.Random(rng.random()), traffic)  # noqa: S311
-            await flow.run()
-            totals.update(flow.outcomes)
-            if target is canary:
-                totals["flows:canary"] += 1
-
-        async def follow_control() -> None:
-            while not stop.is_set():
-                await control.poll_once(client)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=settings.control_interval_seconds)
-
-        poller = asyncio.create_task(follow_control())
-        last_report = time.monotonic()
-        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            traffic = control.current
-            # In-flight flows are bounded: a slow api slows the flows down instead of piling
-            # up tasks in memory (skipped ticks are counted).
-            if len(tasks) < traffic.concurrency:
-                task = asyncio.create_task(one_flow(traffic))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            else:
-                totals["flows:skipped"] += 1
-            if time.monotonic() - last_report > 30:
-                log.info("loadgen.progress", profile=traffic.profile, responses=dict(totals))
-                last_report = time.monotonic()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0 / traffic.flows_per_second)
-        stop.set()
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
-        if tasks:
-            await asyncio.wait(tasks, timeout=20)
+        totals = await _Run(settings, client, canary, stop).until_stopped()
     log.info("loadgen.done", responses=dict(totals))
     return totals
+
+
+class _Run:
+    """One run: flows started at the traffic profile's rate, the profile polled beside them."""
+
+    def __init__(
+        self,
+        settings: LoadSettings,
+        client: httpx.AsyncClient,
+        canary: httpx.AsyncClient | None,
+        stop: asyncio.Event,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.canary = canary
+        self.stop = stop
+        self.rng = random.Random(settings.seed)  # noqa: S311 - traffic shapes, not secrets
+        self.control = TrafficControl(settings)
+        self.totals: Counter[str] = Counter()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def until_stopped(self) -> Counter[str]:
+        """Start flows until SIGINT/SIGTERM or the duration; in-flight ones get 20 s to end."""
+        poller = asyncio.create_task(self._follow_control())
+        try:
+            await self._start_flows()
+        finally:
+            self.stop.set()
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            if self.tasks:
+                await asyncio.wait(self.tasks, timeout=20)
+        return self.totals
+
+    async def _start_flows(self) -> None:
+        duration = self.settings.duration_seconds
+        deadline = time.monotonic() + duration if duration else None
+        last_report = time.monotonic()
+        while not self.stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            traffic = self.control.current
+            # In-flight flows are bounded: a slow api slows the flows down instead of piling
+            # up tasks in memory (skipped ticks are counted).
+            if len(self.tasks) < traffic.concurrency:
+                task = asyncio.create_task(self._one_flow(traffic))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            else:
+                self.totals["flows:skipped"] += 1
+            if time.monotonic() - last_report > 30:
+                log.info("loadgen.progress", profile=traffic.profile, responses=dict(self.totals))
+                last_report = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=1.0 / traffic.flows_per_second)
+
+    async def _one_flow(self, traffic: Traffic) -> None:
+        to_canary = self.canary is not None and self.rng.random() < traffic.canary_share
+        target = self.canary if to_canary and self.canary is not None else self.client
+        flow = Flow(target, random.Random(self.rng.random()), traffic)  # noqa: S311
+        await flow.run()
+        self.totals.update(flow.outcomes)
+        if target is self.canary:
+            self.totals["flows:canary"] += 1
+
+    async def _follow_control(self) -> None:
+        while not self.stop.is_set():
+            await self.control.poll_once(self.client)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.stop.wait(), timeout=self.settings.control_interval_seconds
+                )

@@ -8,9 +8,10 @@ Canary: LOADGEN_CANARY_URL (none) and LOADGEN_CANARY_SHARE (0.0): that share of 
 to the canary (a whole flow each, like a sticky load balancer).
 
 Run-time control (``loadgen.control``): LOADGEN_ADMIN_TOKEN_FILE (or LOADGEN_ADMIN_TOKEN), the
-api's admin token, and LOADGEN_CONTROL_INTERVAL_SECONDS (5). The token is held to the services'
-rule (``servicekit.trainer.settings.token_problem``: at least 32 characters, no placeholder); a
-weak or unreadable one, or any invalid setting, is reported by :func:`configuration_problems`.
+api's admin token, and LOADGEN_CONTROL_INTERVAL_SECONDS (5). The token is read and held to the
+services' rule by the same function (``servicekit.trainer.settings.read_admin_token``: at least
+32 characters, no placeholder); a weak or unreadable one, or any invalid setting, is reported
+by :func:`configuration_problems`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from pydantic import Field, HttpUrl, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from servicekit.trainer.settings import WeakAdminTokenError, token_problem
+from servicekit.trainer.settings import WeakAdminTokenError, read_admin_token, token_variable
 
 
 class LoadSettings(BaseSettings):
@@ -40,33 +41,16 @@ class LoadSettings(BaseSettings):
     control_interval_seconds: float = Field(default=5.0, gt=0, le=300)
 
     def admin_token_value(self) -> str | None:
-        """The admin token (None: no run-time control).
-
-        Held to the services' rule (``servicekit.trainer.settings.token_problem``): raises
-        :class:`WeakAdminTokenError` when it cannot be read or is weak; the message never holds
-        the token."""
-        if self.admin_token_file is not None:
-            try:
-                token = self.admin_token_file.read_text().strip()
-            except OSError as exc:
-                raise WeakAdminTokenError(
-                    f"{self.admin_token_file} cannot be read: {type(exc).__name__}"
-                ) from None
-        elif self.admin_token is not None:
-            token = self.admin_token.get_secret_value().strip()
-        else:
-            return None
-        problem = token_problem(token)
-        if problem is not None:
-            raise WeakAdminTokenError(f"the admin token is refused: {problem}")
-        return token
+        """The admin token (None: no run-time control), read and checked as the services do
+        (:func:`servicekit.trainer.settings.read_admin_token`)."""
+        return read_admin_token(self.admin_token_file, self.admin_token)
 
     def problems(self) -> list[tuple[str, str]]:
         """``(variable, what is wrong)`` for what pydantic cannot check: the admin token."""
         try:
             self.admin_token_value()
         except WeakAdminTokenError as exc:
-            variable = "ADMIN_TOKEN_FILE" if self.admin_token_file is not None else "ADMIN_TOKEN"
+            variable = token_variable(self.admin_token_file, self.admin_token, neither="")
             return [(f"LOADGEN_{variable}", str(exc))]
         return []
 

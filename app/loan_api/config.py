@@ -7,23 +7,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, HttpUrl, field_validator
-from pydantic_settings import SettingsConfigDict
 from sqlalchemy import make_url
 
 from loan_api.database import database_url_problem
-from servicekit.log_settings import LogSettings
-from servicekit.trainer.settings import AdminSettings
+from servicekit.settings import ServiceSettings
 
 
-class Settings(AdminSettings, LogSettings):
-    """ADMIN_ENABLED, ADMIN_TOKEN_FILE and ADMIN_TOKEN (trainer mode) come from AdminSettings."""
+class Settings(ServiceSettings):
+    """APP_ENV, SERVICE_VERSION, LOG_LEVEL, LOG_FORMAT and trainer mode's ADMIN_* come from
+    ServiceSettings."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    app_env: Literal["development", "test", "demo", "production"] = "development"
-    # The version the telemetry reports (OTel resource service.version, app_info{version});
-    # default: the code's __version__. A canary of the same image sets its own.
-    service_version: str | None = Field(default=None, min_length=1, max_length=64)
     database_url: str = "sqlite+aiosqlite:///./loan_api.db"
     # A file holding the database password (a compose/Kubernetes secret); it fills the password
     # of DATABASE_URL, so the URL in the environment carries none.

@@ -27,13 +27,8 @@ from loan_api.container import Container
 from loan_api.documents.client import TaggerClient, TaggerError
 from loan_api.documents.schemas import DocumentKind, Tags
 from servicekit.trainer.middleware import jittered_seconds
-from servicekit.trainer.registry import (
-    ScenarioRegistry,
-    SlowDbParams,
-    TaggerParams,
-    annotate,
-    describe,
-)
+from servicekit.trainer.registry import ScenarioRegistry, annotate
+from servicekit.trainer.scenarios import SlowDbParams, TaggerParams, describe
 
 API_SCENARIOS = ("latency", "errors", "exceptions", "slow-db", "tagger")
 

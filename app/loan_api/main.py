@@ -21,8 +21,9 @@ from loan_api.faults import API_SCENARIOS, install_faults
 from loan_api.metrics import BusinessMetrics
 from loan_api.notifications import router as notifications
 from loan_desk_telemetry import Telemetry, instrument_sqlalchemy
+from servicekit.factory import ServiceLifespan, create_service_app
 from servicekit.health import health_router
-from servicekit.observe import prepare_service
+from servicekit.observe import ServiceParts
 
 SERVICE_NAME = "loan-api"
 # Multipart framing around the file may add a little to the body; the endpoint then checks the
@@ -43,6 +44,40 @@ async def _database_ready(request: Request) -> None:
                 await ping(connection)
 
 
+def _lifespan(
+    settings: Settings, metrics: BusinessMetrics, container_factory: ContainerFactory
+) -> ServiceLifespan:
+    """The api's own start-up: the container (engine, tagger client, e-mailer), its
+    instrumentation and trainer mode's faults; closed again at shut-down."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI, parts: ServiceParts) -> AsyncIterator[None]:
+        container = container_factory(settings, metrics)
+        app.state.container = container
+        handle = parts.telemetry
+        instrument_sqlalchemy(container.engine, tracer_provider=handle.tracer_provider)
+        if isinstance(container.tagger, HttpTaggerClient) and not handle.owns_globals:
+            handle.instrument_httpx(container.tagger.http_client)
+        if parts.scenarios is not None:
+            install_faults(container, parts.scenarios)
+        try:
+            yield
+        finally:
+            await container.aclose()
+
+    return lifespan
+
+
+def _api_routers() -> list[APIRouter]:
+    v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(applications.router_v1)
+    v1.include_router(documents.router)
+    v1.include_router(notifications.router)
+    v2 = APIRouter(prefix="/api/v2")
+    v2.include_router(applications.router_v2)
+    return [v1, v2]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -57,51 +92,19 @@ def create_app(
     settings = settings or get_settings()
     registry = registry if registry is not None else REGISTRY
     metrics = BusinessMetrics(registry)
-    version = settings.service_version or __version__
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = container_factory(settings, metrics)
-        app.state.container = container
-        handle = parts.telemetry
-        instrument_sqlalchemy(container.engine, tracer_provider=handle.tracer_provider)
-        if isinstance(container.tagger, HttpTaggerClient) and not handle.owns_globals:
-            handle.instrument_httpx(container.tagger.http_client)
-        if parts.scenarios is not None:
-            install_faults(container, parts.scenarios)
-        try:
-            yield
-        finally:
-            await container.aclose()
-            if parts.owns_telemetry:
-                handle.shutdown()
-
-    app = FastAPI(
-        title="Loan Desk API",
-        version=version,
-        description="Loan applications: applicant details, address, documents, invite.",
-        lifespan=lifespan,
-    )
-    parts = prepare_service(
-        app,
+    app, _parts = create_service_app(
         settings,
         service_name=SERVICE_NAME,
-        service_version=version,
-        log_level=settings.log_level,
-        log_format=settings.log_format,
+        code_version=__version__,
+        title="Loan Desk API",
+        description="Loan applications: applicant details, address, documents, invite.",
         registry=registry,
         telemetry=telemetry,
         scenario_kinds=API_SCENARIOS,
         max_body_bytes=settings.max_upload_bytes + _MULTIPART_ALLOWANCE,
+        lifespan=_lifespan(settings, metrics, container_factory),
     )
-
-    v1 = APIRouter(prefix="/api/v1")
-    v1.include_router(applications.router_v1)
-    v1.include_router(documents.router)
-    v1.include_router(notifications.router)
-    v2 = APIRouter(prefix="/api/v2")
-    v2.include_router(applications.router_v2)
-    app.include_router(v1)
-    app.include_router(v2)
+    for router in _api_routers():
+        app.include_router(router)
     app.include_router(health_router(_database_ready))
     return app

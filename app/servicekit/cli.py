@@ -1,4 +1,4 @@
-"""The command line both services share: ``serve``, ``loggers`` and ``trainer``.
+"""The command line every service shares: ``serve``, ``loggers`` and ``trainer``.
 
 A service adds its own commands (the api's ``migrate`` and ``downgrade``) through ``extra``.
 """
@@ -88,6 +88,36 @@ class ServiceCli:
     run_extra: Callable[[argparse.Namespace], bool] | None = None
 
     def main(self, argv: Sequence[str] | None = None) -> int:
+        args_list = list(sys.argv[1:] if argv is None else argv)
+        if args_list[:1] == ["trainer"]:  # its own parser: options such as --help belong to it
+            from servicekit.trainer.cli import main as trainer_main
+
+            return trainer_main(
+                args_list[1:],
+                prog=f"{self.prog} trainer",
+                default_url=f"http://127.0.0.1:{self.default_port}",
+            )
+        parser = self._parser()
+        args = parser.parse_args(args_list)
+        problems = configuration_problems(self.settings)
+        if problems:
+            print(f"{self.prog}: the configuration is not valid:", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 2
+        try:
+            if args.command == "serve":
+                self._serve(parser, args)
+            elif args.command == "loggers":
+                self._loggers()
+            elif self.run_extra is None or not self.run_extra(args):
+                parser.error(f"unknown command {args.command}")
+        except CommandFailed as exc:
+            print(f"{self.prog} {args.command}: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    def _parser(self) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(prog=self.prog, description=self.description)
         commands = parser.add_subparsers(dest="command", required=True)
         serve = commands.add_parser(
@@ -111,34 +141,7 @@ class ServiceCli:
         commands.add_parser(
             "trainer", help=f"switch trainer scenarios on and off ({self.prog} trainer --help)"
         )
-
-        args_list = list(sys.argv[1:] if argv is None else argv)
-        if args_list[:1] == ["trainer"]:  # its own parser: options such as --help belong to it
-            from servicekit.trainer.cli import main as trainer_main
-
-            return trainer_main(
-                args_list[1:],
-                prog=f"{self.prog} trainer",
-                default_url=f"http://127.0.0.1:{self.default_port}",
-            )
-        args = parser.parse_args(args_list)
-        problems = configuration_problems(self.settings)
-        if problems:
-            print(f"{self.prog}: the configuration is not valid:", file=sys.stderr)
-            for problem in problems:
-                print(f"  {problem}", file=sys.stderr)
-            return 2
-        try:
-            if args.command == "serve":
-                self._serve(parser, args)
-            elif args.command == "loggers":
-                self._loggers()
-            elif self.run_extra is None or not self.run_extra(args):
-                parser.error(f"unknown command {args.command}")
-        except CommandFailed as exc:
-            print(f"{self.prog} {args.command}: {exc}", file=sys.stderr)
-            return 1
-        return 0
+        return parser
 
     def _serve(self, parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         from servicekit.serve import serve_app

@@ -24,12 +24,18 @@ log = structlog.get_logger(__name__)
 def health_router(readiness_check: ReadinessCheck | None = None) -> APIRouter:
     router = APIRouter(prefix="/health", tags=["health"])
 
-    @router.get("/live")
+    @router.get("/live", summary="Liveness probe")
     async def live() -> dict[str, str]:
+        """Answers as long as the process serves requests."""
         return {"status": "ok"}
 
-    @router.get("/ready", response_model=None, responses=problem_responses(503))
+    # 503 is documented where it can be answered: with a readiness check.
+    not_ready = problem_responses(503) if readiness_check is not None else None
+
+    @router.get("/ready", summary="Readiness probe", response_model=None, responses=not_ready)
     async def ready(request: Request) -> dict[str, str] | JSONResponse:
+        """Answers when the service can take traffic: its readiness check passes, if it has one
+        (503 otherwise)."""
         if readiness_check is not None:
             try:
                 await readiness_check(request)

@@ -14,8 +14,8 @@ from servicekit.limits import install_body_limit
 from servicekit.log_settings import LogFormat, LogLevel
 from servicekit.openapi import install_openapi
 from servicekit.problems import install_problem_handlers
+from servicekit.settings import ServiceSettings
 from servicekit.trainer.registry import ScenarioRegistry
-from servicekit.trainer.settings import AdminSettings
 from servicekit.trainer.wiring import install_trainer
 
 
@@ -53,22 +53,21 @@ class ServiceParts:
     telemetry: Telemetry
     owns_telemetry: bool  # created here: the app's lifespan shuts it down
     scenarios: ScenarioRegistry | None  # trainer mode's registry, None when it is off
+    registry: CollectorRegistry  # where the HTTP metrics (and the service's own) go
 
 
 def prepare_service(
     app: FastAPI,
-    settings: AdminSettings,
+    settings: ServiceSettings,
     *,
     service_name: str,
     service_version: str,
-    log_level: LogLevel,
-    log_format: LogFormat,
     registry: CollectorRegistry,
     telemetry: Telemetry | None,
     scenario_kinds: Iterable[str],
     max_body_bytes: int,
 ) -> ServiceParts:
-    """The middleware and handlers both services share, in the order that matters.
+    """The middleware and handlers every service shares, in the order that matters.
 
     Each ``add_middleware`` wraps the ones added before it. From the inside out: trainer
     scenarios, then the body-size limit (an oversized body is refused before a scenario or the
@@ -87,12 +86,14 @@ def prepare_service(
         app,
         service_name=service_name,
         service_version=service_version,
-        log_level=log_level,
-        log_format=log_format,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
         registry=registry,
         telemetry=telemetry,
     )
     install_problem_handlers(app)
     # The OpenAPI document lists the problem documents the handlers and the body limit send.
     install_openapi(app)
-    return ServiceParts(telemetry=handle, owns_telemetry=owned, scenarios=scenarios)
+    return ServiceParts(
+        telemetry=handle, owns_telemetry=owned, scenarios=scenarios, registry=registry
+    )

@@ -28,13 +28,15 @@ router_v1 = APIRouter(prefix="/applications", tags=["applications"])
 router_v2 = APIRouter(prefix="/applications", tags=["applications v2"])
 
 
-@router_v1.post("", status_code=status.HTTP_201_CREATED)
+@router_v1.post("", status_code=status.HTTP_201_CREATED, summary="Start an application (v1)")
 async def create_application_v1(
     body: ApplicationCreateV1,
     connection: ConnectionDep,
     metrics: MetricsDep,
     clock: ClockDep,
 ) -> ApplicationCreatedV1:
+    """A draft application from the applicant's name and e-mail, the product and the amount in
+    whole euros. The answer holds the bearer token the next steps need."""
     application_id, token = await service.create_application(
         connection,
         first_name=body.first_name,
@@ -50,13 +52,15 @@ async def create_application_v1(
     return ApplicationCreatedV1(id=application_id, token=token, status=ApplicationStatus.draft)
 
 
-@router_v2.post("", status_code=status.HTTP_201_CREATED)
+@router_v2.post("", status_code=status.HTTP_201_CREATED, summary="Start an application (v2)")
 async def create_application_v2(
     body: ApplicationCreateV2,
     connection: ConnectionDep,
     metrics: MetricsDep,
     clock: ClockDep,
 ) -> ApplicationCreatedV2:
+    """As v1, with the applicant and the loan as nested objects and the amount a decimal with
+    its currency; the bearer token comes under `credentials`."""
     amount_cents = int((body.loan.amount.value * 100).to_integral_value())
     application_id, token = await service.create_application(
         connection,
@@ -78,10 +82,16 @@ async def create_application_v2(
     )
 
 
-@router_v1.get("/{application_id}", responses=problem_responses(401, 403, 404))
+@router_v1.get(
+    "/{application_id}",
+    summary="Read an application",
+    responses=problem_responses(401, 403, 404),
+)
 async def read_application(
     application: AuthorizedApplication, connection: ConnectionDep
 ) -> ApplicationRead:
+    """Its status, the steps done, the documents uploaded and tagged, and whether the invite
+    went out."""
     counts = await documents.count_documents(connection, application_id=application.id)
     invited = await notifications.was_invited(connection, application_id=application.id)
     return await service.get_application(
@@ -93,26 +103,36 @@ async def read_application(
     )
 
 
-@router_v1.put("/{application_id}/personal-details", responses=problem_responses(401, 403))
+@router_v1.put(
+    "/{application_id}/personal-details",
+    summary="Submit personal details",
+    responses=problem_responses(401, 403),
+)
 async def submit_personal_details(
     body: PersonalDetailsSubmit,
     application: AuthorizedApplication,
     connection: ConnectionDep,
     clock: ClockDep,
 ) -> StepAccepted:
+    """Date and place of birth and nationality; sending them again replaces them."""
     await service.submit_personal_details(
         connection, application_id=application.id, details=body, now=clock()
     )
     return StepAccepted()
 
 
-@router_v1.put("/{application_id}/current-address", responses=problem_responses(401, 403))
+@router_v1.put(
+    "/{application_id}/current-address",
+    summary="Submit the current address",
+    responses=problem_responses(401, 403),
+)
 async def submit_current_address(
     body: AddressSubmit,
     application: AuthorizedApplication,
     connection: ConnectionDep,
     clock: ClockDep,
 ) -> StepAccepted:
+    """Street, house number, postcode, city and country; sending it again replaces it."""
     await service.submit_current_address(
         connection, application_id=application.id, address=body, now=clock()
     )

@@ -27,6 +27,11 @@ class TaggerError(Exception):
         super().__init__(message)
         self.reason = reason
 
+    @property
+    def unreadable(self) -> bool:
+        """The tagger cannot read the document: a verdict on it, not the tagger's failure."""
+        return self.reason == "rejected"
+
 
 class TaggerClient(Protocol):
     async def tag(self, *, content: bytes, content_type: str, kind: DocumentKind) -> Tags: ...

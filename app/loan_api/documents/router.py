@@ -64,6 +64,7 @@ async def _read_limited(upload: UploadFile, max_bytes: int) -> bytes:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    summary="Upload a document",
     # The file part's own Content-Type decides (415 otherwise); FastAPI's schema cannot say so.
     openapi_extra={
         "requestBody": {
@@ -101,6 +102,8 @@ async def upload_document(
     clock: ClockDep,
     documents_path: DocumentsPath,
 ) -> DocumentRead:
+    """Stored first, then sent to the tagger; the answer holds the tags, or the document is
+    kept as `tagging_failed` (502, 504) and tagging can be retried."""
     content = await _read_limited(file, settings.max_upload_bytes)
     return await service.upload_document(
         connection,
@@ -116,10 +119,11 @@ async def upload_document(
     )
 
 
-@router.get("", responses=problem_responses(401, 403))
+@router.get("", summary="List the documents", responses=problem_responses(401, 403))
 async def list_documents(
     application: AuthorizedApplication, connection: ConnectionDep
 ) -> DocumentList:
+    """Every document of the application with its status and tags, oldest first."""
     return DocumentList(
         items=await service.list_documents(connection, application_id=application.id)
     )
@@ -127,6 +131,7 @@ async def list_documents(
 
 @router.post(
     "/{document_id}/tagging",
+    summary="Retry tagging a document",
     responses=problem_responses(
         401,
         403,
@@ -152,6 +157,7 @@ async def retry_tagging(
     clock: ClockDep,
     documents_path: DocumentsPath,
 ) -> DocumentRead:
+    """Send a document whose tagging failed to the tagger again."""
     return await service.retry_tagging(
         connection,
         application_id=application.id,

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import structlog
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loan_api.documents import repository
@@ -184,79 +184,120 @@ async def _tag(
     now: datetime,
     documents_path: str,
 ) -> DocumentRead:
+    """Send the document to the tagger and store its verdict (or its failure)."""
     with tracer.start_as_current_span("documents.tag") as span:
         span.set_attribute("document.id", str(document_id))
         span.set_attribute("document.kind", kind.value)
         try:
             tags = await tagger.tag(content=content, content_type=media_type, kind=kind)
         except TaggerError as exc:
-            # A document the tagger cannot read (reason "rejected") is a verdict on the
-            # document: stored as rejected, no retry. Every other reason is the tagger's
-            # failure: stored as tagging_failed, and retrying may succeed.
-            unreadable = exc.reason == "rejected"
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"tagging failed: {exc.reason}"))
-            span.set_attribute("tagging.outcome", "failed")
-            span.set_attribute("tagging.failure_reason", exc.reason)
-            metrics.tagger_failures.labels(reason=exc.reason).inc()
-            await repository.record_tagging(
+            await _record_failure(
                 connection,
+                span,
+                exc,
+                application_id=application_id,
                 document_id=document_id,
-                status=(
-                    DocumentStatus.rejected if unreadable else DocumentStatus.tagging_failed
-                ).value,
-                tags=None,
-                failure_reason=None if unreadable else exc.reason,
-                rejection_reason=UNREADABLE if unreadable else None,
+                metrics=metrics,
                 now=now,
             )
-            await connection.commit()
-            log.warning(
-                "document.tagging_failed",
-                application_id=str(application_id),
-                document_id=str(document_id),
-                reason=exc.reason,
-                error=str(exc),
-            )
-            if unreadable:
+            if exc.unreadable:
                 raise DocumentUnreadable(document_id=document_id) from exc
             raise TaggingFailed(
                 reason=exc.reason, documents_path=documents_path, document_id=document_id
             ) from exc
-
-        rejection = _rejection(kind, tags, now)
-        status = DocumentStatus.rejected if rejection else DocumentStatus.tagged
-        span.set_attribute("tagging.outcome", status.value)
-        span.set_attribute("document.type", tags.document_type.value)
-        if tags.form_year is not None:
-            span.set_attribute("document.form_year", tags.form_year)
-        if rejection:
-            span.add_event("document.rejected", {"reason": rejection})
-        metrics.documents_tagged.labels(
-            kind=kind.value, document_type=tags.document_type.value
-        ).inc()
-        await repository.record_tagging(
+        await _record_tags(
             connection,
+            span,
+            kind,
+            tags,
+            application_id=application_id,
             document_id=document_id,
-            status=status.value,
-            tags=tags.model_dump(mode="json"),
-            failure_reason=None,
-            rejection_reason=rejection,
+            metrics=metrics,
             now=now,
-        )
-        await connection.commit()
-        log.info(
-            "document.tagged",
-            application_id=str(application_id),
-            document_id=str(document_id),
-            document_type=tags.document_type.value,
-            status=status.value,
         )
     row = await repository.get_document(
         connection, application_id=application_id, document_id=document_id
     )
     assert row is not None
     return DocumentRead.from_row(row)
+
+
+async def _record_failure(
+    connection: AsyncConnection,
+    span: Span,
+    exc: TaggerError,
+    *,
+    application_id: UUID,
+    document_id: UUID,
+    metrics: BusinessMetrics,
+    now: datetime,
+) -> None:
+    """A document the tagger cannot read (``exc.unreadable``) is a verdict on the document:
+    stored as rejected, no retry. Every other reason is the tagger's failure: stored as
+    tagging_failed, and retrying may succeed."""
+    unreadable = exc.unreadable
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"tagging failed: {exc.reason}"))
+    span.set_attribute("tagging.outcome", "failed")
+    span.set_attribute("tagging.failure_reason", exc.reason)
+    metrics.tagger_failures.labels(reason=exc.reason).inc()
+    await repository.record_tagging(
+        connection,
+        document_id=document_id,
+        status=(DocumentStatus.rejected if unreadable else DocumentStatus.tagging_failed).value,
+        tags=None,
+        failure_reason=None if unreadable else exc.reason,
+        rejection_reason=UNREADABLE if unreadable else None,
+        now=now,
+    )
+    await connection.commit()
+    log.warning(
+        "document.tagging_failed",
+        application_id=str(application_id),
+        document_id=str(document_id),
+        reason=exc.reason,
+        error=str(exc),
+    )
+
+
+async def _record_tags(
+    connection: AsyncConnection,
+    span: Span,
+    kind: DocumentKind,
+    tags: Tags,
+    *,
+    application_id: UUID,
+    document_id: UUID,
+    metrics: BusinessMetrics,
+    now: datetime,
+) -> None:
+    """The tagger's verdict: tagged, or rejected by a business rule (``_rejection``)."""
+    rejection = _rejection(kind, tags, now)
+    status = DocumentStatus.rejected if rejection else DocumentStatus.tagged
+    span.set_attribute("tagging.outcome", status.value)
+    span.set_attribute("document.type", tags.document_type.value)
+    if tags.form_year is not None:
+        span.set_attribute("document.form_year", tags.form_year)
+    if rejection:
+        span.add_event("document.rejected", {"reason": rejection})
+    metrics.documents_tagged.labels(kind=kind.value, document_type=tags.document_type.value).inc()
+    await repository.record_tagging(
+        connection,
+        document_id=document_id,
+        status=status.value,
+        tags=tags.model_dump(mode="json"),
+        failure_reason=None,
+        rejection_reason=rejection,
+        now=now,
+    )
+    await connection.commit()
+    log.info(
+        "document.tagged",
+        application_id=str(application_id),
+        document_id=str(document_id),
+        document_type=tags.document_type.value,
+        status=status.value,
+    )
 
 
 def _rejection(kind: DocumentKind, tags: Tags, now: datetime) -> str | None:

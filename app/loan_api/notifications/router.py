@@ -16,6 +16,7 @@ router = APIRouter(prefix="/applications/{application_id}", tags=["notifications
 @router.post(
     "/invite",
     status_code=status.HTTP_202_ACCEPTED,
+    summary="Send the invite",
     responses=problem_responses(
         401,
         403,
@@ -34,6 +35,8 @@ async def send_invite(
     emailer: EmailerDep,
     clock: ClockDep,
 ) -> InviteAccepted:
+    """Once every step is done (409 lists the `missing_steps` otherwise): e-mail the applicant
+    that the application is complete."""
     notification_id = await service.send_invite(
         connection, application_id=application.id, emailer=emailer, now=clock()
     )

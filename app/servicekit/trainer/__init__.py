@@ -2,13 +2,16 @@
 
 A trainer makes something go wrong on cue, shows how the dashboards, traces and logs reveal it,
 and puts it right again, without restarting anything. The mechanism is written once here and used
-by both services:
+by every service:
 
+``scenarios``
+    What each scenario takes (its parameters, validated: :data:`SCENARIO_PARAMS`) and does
+    (``describe``), and the load generator's traffic profiles.
 ``registry``
     :class:`ScenarioRegistry`: the scenarios switched on in this process (thread- and task-safe),
-    their parameters (validated per scenario), optional auto-off, and the load generator's traffic
-    profile. :func:`annotate` puts ``scenario.name`` / ``scenario.effect`` and a
-    ``scenario.injected`` event on the current span, and writes one log line.
+    optional auto-off, and the load generator's current traffic profile. :func:`annotate` puts
+    ``scenario.name`` / ``scenario.effect`` and a ``scenario.injected`` event on the current
+    span, and writes one log line.
 ``middleware``
     :class:`ScenarioMiddleware`: pure ASGI, inside the metrics middleware and the server span, so
     what it injects (added latency, 5xx answers, unhandled exceptions) is measured, traced and
@@ -36,14 +39,8 @@ Scenarios (parameters in :data:`SCENARIO_PARAMS`):
 Scenarios are per process: run a service with trainer mode on with one worker.
 """
 
-from servicekit.trainer.registry import (
-    SCENARIO_PARAMS,
-    TRAFFIC_PROFILES,
-    ActiveScenario,
-    ScenarioRegistry,
-    TrafficProfile,
-    annotate,
-)
+from servicekit.trainer.registry import ActiveScenario, ScenarioRegistry, annotate
+from servicekit.trainer.scenarios import SCENARIO_PARAMS, TRAFFIC_PROFILES, TrafficProfile
 
 __all__ = [
     "SCENARIO_PARAMS",

@@ -27,7 +27,8 @@ from pydantic import ValidationError
 from loan_desk_telemetry import UNMATCHED, match_route
 from servicekit.problems import Problem
 from servicekit.trainer.middleware import PROTECTED_PREFIXES
-from servicekit.trainer.registry import ScenarioRegistry, TrafficRequest, UnknownScenarioError
+from servicekit.trainer.registry import ScenarioRegistry, UnknownScenarioError
+from servicekit.trainer.scenarios import TrafficRequest
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="admin"'}
 
@@ -79,12 +80,20 @@ def _check_route(request: Request, route: str | None) -> None:
 
 
 def admin_router(scenarios: ScenarioRegistry, token: str) -> APIRouter:
+    """``/admin``: the scenario and traffic routes, all behind the admin token."""
     router = APIRouter(
         prefix="/admin",
         tags=["admin"],
         include_in_schema=False,
         dependencies=[Depends(token_dependency(token))],
     )
+    router.include_router(_scenario_routes(scenarios))
+    router.include_router(_traffic_routes(scenarios))
+    return router
+
+
+def _scenario_routes(scenarios: ScenarioRegistry) -> APIRouter:
+    router = APIRouter(prefix="/scenarios")
 
     def unknown(name: str) -> Problem:
         return Problem(
@@ -94,11 +103,11 @@ def admin_router(scenarios: ScenarioRegistry, token: str) -> APIRouter:
             available=list(scenarios.kinds),
         )
 
-    @router.get("/scenarios")
+    @router.get("")
     async def list_scenarios() -> dict[str, Any]:
         return scenarios.snapshot()
 
-    @router.put("/scenarios/{name}")
+    @router.put("/{name}")
     async def switch_on(
         request: Request,
         name: str,
@@ -115,7 +124,7 @@ def admin_router(scenarios: ScenarioRegistry, token: str) -> APIRouter:
         _check_route(request, getattr(parsed, "route", None))
         return scenarios.view(scenarios.switch_on(name, parsed))
 
-    @router.delete("/scenarios/{name}")
+    @router.delete("/{name}")
     async def switch_off(name: str) -> dict[str, Any]:
         try:
             was_active = scenarios.switch_off(name)
@@ -123,19 +132,25 @@ def admin_router(scenarios: ScenarioRegistry, token: str) -> APIRouter:
             raise unknown(name) from None
         return {"name": name, "was_active": was_active}
 
-    @router.delete("/scenarios")
+    @router.delete("")
     async def reset() -> dict[str, Any]:
         return {"switched_off": scenarios.reset(), "traffic": scenarios.traffic()}
 
-    @router.get("/traffic")
+    return router
+
+
+def _traffic_routes(scenarios: ScenarioRegistry) -> APIRouter:
+    router = APIRouter(prefix="/traffic")
+
+    @router.get("")
     async def get_traffic() -> dict[str, Any]:
         return scenarios.traffic()
 
-    @router.put("/traffic")
+    @router.put("")
     async def put_traffic(body: TrafficRequest) -> dict[str, Any]:
         return scenarios.set_traffic(body)
 
-    @router.delete("/traffic")
+    @router.delete("")
     async def reset_traffic() -> dict[str, Any]:
         scenarios.clear_traffic()
         return scenarios.traffic()

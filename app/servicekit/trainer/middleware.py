@@ -16,17 +16,13 @@ import random
 from collections.abc import Sequence
 from typing import Any, Final
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loan_desk_telemetry import UNMATCHED, route_of
 from servicekit.problems import PROBLEM_TYPE_PREFIX, problem_response
-from servicekit.trainer.registry import (
-    ErrorParams,
-    LatencyParams,
-    ScenarioRegistry,
-    annotate,
-    describe,
-)
+from servicekit.trainer.registry import ScenarioRegistry, annotate
+from servicekit.trainer.scenarios import ErrorParams, LatencyParams, describe
 
 PROTECTED_PREFIXES: Final = ("/admin", "/metrics", "/health/")
 
@@ -52,6 +48,8 @@ class ScenarioMiddleware:
         return self.routes_owner.routes  # type: ignore[no-any-return]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Latency first (it delays whatever follows), then an error answer, then an exception
+        storm; a request no scenario takes reaches the app."""
         if (
             scope["type"] != "http"
             or not self.scenarios.any_active()
@@ -63,44 +61,52 @@ class ScenarioMiddleware:
         if route == UNMATCHED:
             await self.app(scope, receive, send)
             return
-
-        latency = self.scenarios.for_route("latency", route)
-        if latency is not None:
-            assert isinstance(latency.params, LatencyParams)
-            seconds = jittered_seconds(latency.params.delay_ms, latency.params.jitter_ms)
-            annotate(
-                "latency",
-                describe("latency", latency.params),
-                route=route,
-                delay_ms=round(seconds * 1000, 1),
-            )
-            await asyncio.sleep(seconds)
-
-        errors = self.scenarios.for_route("errors", route)
-        if errors is not None and errors.take():
-            assert isinstance(errors.params, ErrorParams)
-            status = errors.params.status
-            annotate(
-                "errors",
-                describe("errors", errors.params),
-                level="warning",
-                route=route,
-                status_code=status,
-            )
-            response = problem_response(
-                status,
-                "The service failed to answer (trainer scenario 'errors').",
-                type_=f"{PROBLEM_TYPE_PREFIX}scenario-errors",
-                instance=scope["path"],
-            )
+        await self._latency(route)
+        response = self._error_answer(route, scope["path"])
+        if response is not None:
             await response(scope, receive, send)
             return
+        self._exception_storm(route)
+        await self.app(scope, receive, send)
 
+    async def _latency(self, route: str) -> None:
+        latency = self.scenarios.for_route("latency", route)
+        if latency is None:
+            return
+        assert isinstance(latency.params, LatencyParams)
+        seconds = jittered_seconds(latency.params.delay_ms, latency.params.jitter_ms)
+        annotate(
+            "latency",
+            describe("latency", latency.params),
+            route=route,
+            delay_ms=round(seconds * 1000, 1),
+        )
+        await asyncio.sleep(seconds)
+
+    def _error_answer(self, route: str, path: str) -> JSONResponse | None:
+        errors = self.scenarios.for_route("errors", route)
+        if errors is None or not errors.take():
+            return None
+        assert isinstance(errors.params, ErrorParams)
+        status = errors.params.status
+        annotate(
+            "errors",
+            describe("errors", errors.params),
+            level="warning",
+            route=route,
+            status_code=status,
+        )
+        return problem_response(
+            status,
+            "The service failed to answer (trainer scenario 'errors').",
+            type_=f"{PROBLEM_TYPE_PREFIX}scenario-errors",
+            instance=path,
+        )
+
+    def _exception_storm(self, route: str) -> None:
         storm = self.scenarios.for_route("exceptions", route)
         if storm is not None and storm.take():
             annotate(
                 "exceptions", describe("exceptions", storm.params), level="warning", route=route
             )
             raise TrainerScenarioError(f"exception storm (trainer scenario) on {route}")
-
-        await self.app(scope, receive, send)

@@ -51,6 +51,39 @@ def token_problem(token: str) -> str | None:
     return None
 
 
+def read_admin_token(token_file: Path | None, token: SecretStr | None) -> str | None:
+    """The admin token from ``token_file`` (it wins) or ``token``; None when neither is given.
+
+    The one reading of an admin token, for the services and the load generator alike: raises
+    :class:`WeakAdminTokenError` when the file cannot be read or the token fails
+    :func:`token_problem`; the message never holds the token."""
+    if token_file is not None:
+        try:
+            value = token_file.read_text().strip()
+        except OSError as exc:
+            raise WeakAdminTokenError(
+                f"the admin token file {token_file} cannot be read: {type(exc).__name__}"
+            ) from None
+    elif token is not None:
+        value = token.get_secret_value().strip()
+    else:
+        return None
+    problem = token_problem(value)
+    if problem is not None:
+        raise WeakAdminTokenError(f"the admin token is refused: {problem}")
+    return value
+
+
+def token_variable(token_file: Path | None, token: SecretStr | None, *, neither: str) -> str:
+    """The variable a token problem is about: the file when given, else the token, else
+    ``neither``."""
+    if token_file is not None:
+        return "ADMIN_TOKEN_FILE"
+    if token is not None:
+        return "ADMIN_TOKEN"
+    return neither
+
+
 class AdminSettings(BaseSettings):
     admin_enabled: bool = False
     admin_token_file: Path | None = None
@@ -62,12 +95,9 @@ class AdminSettings(BaseSettings):
         try:
             self.admin_token_value()
         except WeakAdminTokenError as exc:
-            if self.admin_token_file is not None:
-                variable = "ADMIN_TOKEN_FILE"
-            elif self.admin_token is not None:
-                variable = "ADMIN_TOKEN"
-            else:
-                variable = "ADMIN_ENABLED"
+            variable = token_variable(
+                self.admin_token_file, self.admin_token, neither="ADMIN_ENABLED"
+            )
             return [(variable, str(exc))]
         return []
 
@@ -78,18 +108,7 @@ class AdminSettings(BaseSettings):
         the token."""
         if not self.admin_enabled:
             return None
-        if self.admin_token_file is not None:
-            try:
-                token = self.admin_token_file.read_text().strip()
-            except OSError as exc:
-                raise WeakAdminTokenError(
-                    f"ADMIN_TOKEN_FILE {self.admin_token_file} cannot be read: {type(exc).__name__}"
-                ) from None
-        elif self.admin_token is not None:
-            token = self.admin_token.get_secret_value().strip()
-        else:
+        token = read_admin_token(self.admin_token_file, self.admin_token)
+        if token is None:
             raise WeakAdminTokenError("ADMIN_ENABLED=true needs ADMIN_TOKEN_FILE or ADMIN_TOKEN")
-        problem = token_problem(token)
-        if problem is not None:
-            raise WeakAdminTokenError(f"the admin token is refused: {problem}")
         return token

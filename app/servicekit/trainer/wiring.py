@@ -1,4 +1,4 @@
-"""``install_trainer``: trainer mode for a FastAPI app, the same way for both services."""
+"""``install_trainer``: trainer mode for a FastAPI app, the same way for every service."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import pytest
 from loadgen.cli import main
 from loadgen.control import TrafficControl
 from loadgen.settings import LoadSettings
-from servicekit.trainer.settings import WeakAdminTokenError
+from servicekit.trainer.settings import AdminSettings, WeakAdminTokenError
 
 STRONG = "k3Jq9vXz2LmP8rTn5WcY7bHd4FgS6aQe"
 
@@ -69,7 +69,8 @@ def test_an_unreadable_token_file_is_named(
     missing = tmp_path / "nope"
     monkeypatch.setenv("LOADGEN_ADMIN_TOKEN_FILE", str(missing))
     assert _refusal(capsys)[1:] == [
-        f"  LOADGEN_ADMIN_TOKEN_FILE: {missing} cannot be read: FileNotFoundError"
+        f"  LOADGEN_ADMIN_TOKEN_FILE: the admin token file {missing} cannot be read: "
+        "FileNotFoundError"
     ]
 
 
@@ -88,3 +89,22 @@ def test_traffic_control_takes_only_a_strong_token() -> None:
     assert TrafficControl(LoadSettings(admin_token=STRONG)).token == STRONG
     with pytest.raises(WeakAdminTokenError, match="shorter than 32 characters"):
         TrafficControl(LoadSettings(admin_token="hunter2"))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [STRONG, "changeme-changeme-changeme-changeme", "short", "t" * 40, None],
+)
+def test_the_loadgen_and_the_services_read_a_token_file_alike(
+    tmp_path: Path, content: str | None
+) -> None:
+    token_file = tmp_path / "admin-token"
+    if content is not None:  # None: the file is missing
+        token_file.write_text(content + "\n")
+    service = AdminSettings(admin_enabled=True, admin_token_file=token_file)
+    loadgen = LoadSettings(admin_token_file=token_file)
+    assert loadgen.problems() == [(f"LOADGEN_{name}", why) for name, why in service.problems()]
+    if content == STRONG:
+        assert loadgen.admin_token_value() == service.admin_token_value() == STRONG
+    else:
+        assert len(loadgen.problems()) == 1

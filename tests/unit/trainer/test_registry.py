@@ -13,13 +13,8 @@ from pydantic import ValidationError
 from loadgen.control import TrafficControl
 from loadgen.settings import LoadSettings
 from servicekit.trainer.cli import build_parser, request_for
-from servicekit.trainer.registry import (
-    TRAFFIC_PROFILES,
-    ErrorParams,
-    ScenarioRegistry,
-    TrafficRequest,
-    UnknownScenarioError,
-)
+from servicekit.trainer.registry import ScenarioRegistry, UnknownScenarioError
+from servicekit.trainer.scenarios import TRAFFIC_PROFILES, ErrorParams, TrafficRequest
 from servicekit.trainer.settings import token_problem
 
 TOKEN = "k3Jq9vXz2LmP8rTn5WcY7bHd4FgS6aQe"  # passes token_problem, as loadgen requires
