@@ -8,15 +8,16 @@ service's command stops before it starts, with one line naming the variable and 
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias, get_args
+from typing import get_args
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings
 
-#: The names configure_logging's ``level`` takes (a test checks that the two lists agree).
-LogLevel: TypeAlias = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-#: configure_logging's ``fmt``: console on a terminal for ``auto``, else JSON.
-LogFormat: TypeAlias = Literal["auto", "json", "console"]
+# The names configure_logging's ``level`` and ``fmt`` take, as the package declares them
+# (``fmt``: console on a terminal for ``auto``, else JSON). Re-exported for servicekit's modules.
+from loan_desk_telemetry import LogFormat, LogLevel
+
+__all__ = ["LogFormat", "LogLevel", "LogSettings"]
 
 
 class LogSettings(BaseSettings):

@@ -43,6 +43,11 @@ def _fresh_settings() -> Iterator[None]:
 def test_the_settings_offer_what_configure_logging_takes() -> None:
     assert get_args(LogLevel) == LOG_LEVELS
     assert get_args(LogFormat) == LOG_FORMATS
+    fields = LogSettings.model_fields
+    assert (fields["log_level"].annotation, fields["log_format"].annotation) == (
+        LogLevel,
+        LogFormat,
+    )
 
 
 @pytest.mark.parametrize(("prog", "main", "get_settings"), SERVICES)
