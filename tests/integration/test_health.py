@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 
 from doc_tagger.main import create_app as create_tagger_app
-from tests.integration.conftest import Api, api_client, running
+from tests.support.in_process import Api, api_client, running
 
 
 async def test_api_probes(api: Api) -> None:

@@ -17,8 +17,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from doc_tagger.main import create_app as create_tagger_app
-from tests.integration.conftest import Api, running
 from tests.support.flows import create_application
+from tests.support.in_process import Api, running
 
 PROBLEM = "application/problem+json"
 PROBLEM_CONTENT = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}

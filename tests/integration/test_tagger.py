@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from doc_tagger.main import create_app
-from tests.integration.conftest import running
 from tests.support.documents import PNG_HEADER, pdf
+from tests.support.in_process import running
 
 
 @pytest.fixture
