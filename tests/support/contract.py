@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ SEED = int(os.environ.get("CONTRACT_SEED", "20260821"))
 # Requests sent and seconds spent per fuzzed service, for the summary at the end of the run
 # (tests/contract/conftest.py prints it).
 REQUESTS: Counter[str] = Counter()
-SECONDS: Counter[str] = Counter()
+SECONDS: defaultdict[str, float] = defaultdict(float)
 
 
 def call_and_validate(case: Case, checks: list[Any], *, counted_as: str) -> None:

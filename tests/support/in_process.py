@@ -30,6 +30,7 @@ from loan_api.main import create_app
 from loan_api.metrics import BusinessMetrics
 from loan_desk_telemetry import Telemetry
 from loan_desk_telemetry.testing import Capture, capture_telemetry
+from tests.support.asgi import running, serving
 
 _CAPTURES: dict[str, Capture] = {}
 
@@ -83,13 +84,6 @@ class OwnProcess:
 
 
 @asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[None]:
-    """The app's lifespan (startup on entry, shutdown on exit)."""
-    async with app.router.lifespan_context(app):
-        yield
-
-
-@asynccontextmanager
 async def api_client(
     database_url: str,
     *,
@@ -130,14 +124,7 @@ async def api_client(
     app = create_app(
         api_settings, registry=registry, container_factory=container_factory, telemetry=telemetry
     )
-    async with (
-        running(app),
-        running(tagger_app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://api",
-        ) as client,
-    ):
+    async with running(tagger_app), serving(app, "http://api") as client:
         yield Api(
             client=client,
             app=app,
