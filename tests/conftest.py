@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from loan_desk_telemetry.testing import reset_global_state
 from tests.support.databases import DATABASE_KINDS, DatabaseFactory
 
 _TIER_BY_FOLDER = {
@@ -43,3 +44,13 @@ def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Datab
     factory = DatabaseFactory(lambda: tmp_path_factory.mktemp("db"))
     yield factory
     factory.drop_all()
+
+
+@pytest.fixture
+def clean_telemetry_state() -> Iterator[None]:
+    """Logging, structlog and the package's caches reset before and after the test: for tests
+    that configure the process's logging (``pytest.mark.usefixtures("clean_telemetry_state")``).
+    tests/unit/package has its own, autouse (its environment holds only the package)."""
+    reset_global_state()
+    yield
+    reset_global_state()

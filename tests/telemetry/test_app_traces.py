@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from loan_api.migrate import upgrade
 from loan_desk_telemetry import configure_logging
-from loan_desk_telemetry.testing import Capture, reset_global_state
+from loan_desk_telemetry.testing import Capture
 from tests.support.flows import create_application, upload
 from tests.support.in_process import Api, api_client, shared_captures
 
@@ -47,11 +47,7 @@ class Traced:
         return self.api_capture.spans() + self.tagger_capture.spans()
 
 
-@pytest.fixture(autouse=True)
-def _clean_logging() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
+pytestmark = pytest.mark.usefixtures("clean_telemetry_state")
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,7 +26,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from loan_api.applications import service as applications_service
 from loan_api.migrate import upgrade
 from loan_desk_telemetry import configure_logging
-from loan_desk_telemetry.testing import reset_global_state
 from tests.support.databases import DatabaseFactory, run_in_own_loop
 from tests.support.flows import ADDRESS, application_body
 from tests.support.in_process import api_client, shared_captures
@@ -51,11 +49,7 @@ PLANTED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _clean_logging() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
+pytestmark = pytest.mark.usefixtures("clean_telemetry_state")
 
 
 async def _one_address_per_application(url: str) -> None:
