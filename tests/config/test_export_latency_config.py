@@ -30,8 +30,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.config import stackfiles as sf
+from tests.support.expectations import go_duration_seconds
 from tests.support.services import BATCH_PREFIXES, compose_batch_env
-from tests.telemetry.expectations import go_duration_seconds
 
 APP_SERVICES = ("api", "api-canary", "tagger")
 # core v0.159.0 processor/batchprocessor/config.go, Config (mapstructure tags)

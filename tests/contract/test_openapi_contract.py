@@ -1,8 +1,9 @@
 """Both services hold to their own OpenAPI documents under a schema-driven fuzzer (schemathesis).
 
 Every operation of each document gets the coverage phase's boundary and negative cases and
-``MAX_EXAMPLES`` generated ones (conftest); every answer must pass the four checks below. Any
-finding fails the test with the request that caused it (schemathesis prints a curl line).
+``MAX_EXAMPLES`` generated ones (tests/support/contract.py); every answer must pass the four
+checks below. Any finding fails the test with the request that caused it (schemathesis prints a
+curl line).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.contract.conftest import ApiTarget, call_and_validate
+from tests.support.contract import ApiTarget, call_and_validate
 from tests.support.documents import pdf
 from tests.support.services import Service
 

@@ -6,13 +6,12 @@ Alertmanager retries. The OTLP copies of the lines are checked in tests/telemetr
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from alert_receiver.main import NOTIFICATIONS_PATH
 from alert_receiver.notifications import MAX_VALUE_CHARS
-from loan_desk_telemetry.testing import reset_global_state
 from tests.support.alert_payloads import DASHBOARD, PLANTED, RUNBOOK, alert, notification
 from tests.support.alert_receiver import EVENT, Receiver, running_receiver
 from tests.support.trainer import ADMIN, TOKEN
@@ -20,11 +19,7 @@ from tests.support.trainer import ADMIN, TOKEN
 LIMIT = 64 * 1024
 
 
-@pytest.fixture(autouse=True)
-def _clean_logging() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
+pytestmark = pytest.mark.usefixtures("clean_telemetry_state")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import Api
 from tests.support.flows import (
     ADDRESS,
     PERSONAL_DETAILS,
@@ -10,6 +9,7 @@ from tests.support.flows import (
     complete_application,
     create_application,
 )
+from tests.support.in_process import Api
 
 PROBLEM = "application/problem+json"
 

@@ -7,9 +7,9 @@ import pytest
 from fastapi import APIRouter
 
 from loan_api.documents import router as documents
-from tests.integration.conftest import Api, api_client
 from tests.support.documents import JPEG_HEADER, PNG_HEADER, pdf
 from tests.support.flows import create_application, upload
+from tests.support.in_process import Api, api_client
 
 FROZEN_NOW = datetime(2026, 8, 21, 12, 0, tzinfo=UTC)
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import httpx
-
 from doc_tagger.main import create_app as create_tagger_app
-from tests.integration.conftest import Api, api_client, running
+from tests.support.asgi import serving
+from tests.support.in_process import Api, api_client
 
 
 async def test_api_probes(api: Api) -> None:
@@ -23,11 +22,6 @@ async def test_api_not_ready_without_its_database() -> None:
 
 async def test_tagger_probes() -> None:
     app = create_tagger_app()
-    async with (
-        running(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://tagger"
-        ) as client,
-    ):
+    async with serving(app, "http://tagger") as client:
         assert (await client.get("/health/live")).json() == {"status": "ok"}
         assert (await client.get("/health/ready")).json() == {"status": "ok"}

@@ -9,8 +9,8 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from loan_api.migrate import current_heads, downgrade, previous_revision, upgrade
-from tests.integration.conftest import api_client
 from tests.support.flows import complete_application
+from tests.support.in_process import api_client
 
 
 def _tables_and_document_columns(url: str) -> tuple[set[str], set[str]]:

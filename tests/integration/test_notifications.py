@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from tests.integration.conftest import Api
 from tests.support.flows import ADDRESS, PERSONAL_DETAILS, create_application, upload
+from tests.support.in_process import Api
 
 
 async def test_invite_waits_for_a_complete_application(api: Api) -> None:

@@ -17,8 +17,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from doc_tagger.main import create_app as create_tagger_app
-from tests.integration.conftest import Api, running
+from tests.support.asgi import serving
 from tests.support.flows import create_application
+from tests.support.in_process import Api
 
 PROBLEM = "application/problem+json"
 PROBLEM_CONTENT = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -51,13 +52,7 @@ TAGGER_OPERATIONS = {
 @pytest.fixture
 async def tagger() -> AsyncIterator[httpx.AsyncClient]:
     app = create_tagger_app(registry=CollectorRegistry())
-    async with (
-        running(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://tagger",
-        ) as client,
-    ):
+    async with serving(app, "http://tagger") as client:
         yield client
 
 

@@ -8,20 +8,14 @@ import httpx
 import pytest
 
 from doc_tagger.main import create_app
-from tests.integration.conftest import running
+from tests.support.asgi import serving
 from tests.support.documents import PNG_HEADER, pdf
 
 
 @pytest.fixture
 async def tagger() -> AsyncIterator[httpx.AsyncClient]:
     app = create_app()
-    async with (
-        running(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://tagger",
-        ) as client,
-    ):
+    async with serving(app, "http://tagger") as client:
         yield client
 
 

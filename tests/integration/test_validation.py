@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import Api, api_client
 from tests.support.flows import ADDRESS, PERSONAL_DETAILS, application_body, create_application
+from tests.support.in_process import Api, api_client
 
 PROBLEM = "application/problem+json"
 FROZEN_NOW = datetime(2026, 8, 21, 12, 0, tzinfo=UTC)

@@ -30,16 +30,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.live_backends import (
-    Loki,
-    PrometheusApi,
-    Tempo,
-    same_trace_id,
-    scrape_interval,
-    scrape_target,
-    url,
-)
-from tests.telemetry.expectations import (
+from tests.support.expectations import (
     FLOW,
     TRACES,
     Answered,
@@ -50,6 +41,15 @@ from tests.telemetry.expectations import (
     measure_arrival,
     missing_logs,
     missing_spans,
+)
+from tests.support.live_backends import (
+    Loki,
+    PrometheusApi,
+    Tempo,
+    same_trace_id,
+    scrape_interval,
+    scrape_target,
+    url,
 )
 
 FLOWS = 4  # 20 requests

@@ -1,4 +1,4 @@
-"""Target 2: the declarations of tests/telemetry/expectations.py, checked through the compose
+"""Target 2: the declarations of tests/support/expectations.py, checked through the compose
 stack's own backends: Tempo (trace by id, TraceQL search), Loki (LogQL on structured metadata),
 Prometheus (counters, exemplars, Tempo's generator series) and Grafana (health, datasources,
 dashboards, every panel query), plus the links between them.
@@ -16,22 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.live.conftest import LiveRun, N
 from tests.support import dashboards
-from tests.support.live_backends import (
-    DATASOURCES,
-    Grafana,
-    Loki,
-    PrometheusApi,
-    Tempo,
-    frames_have_data,
-    is_tempo_search,
-    panel_queries,
-    poll,
-    same_trace_id,
-    traces_to_logs_query,
-)
-from tests.telemetry.expectations import (
+from tests.support.expectations import (
     API,
     COUNTERS,
     DOCUMENTS,
@@ -47,6 +33,20 @@ from tests.telemetry.expectations import (
     trace_problems,
     wait_for,
 )
+from tests.support.live_backends import (
+    DATASOURCES,
+    Grafana,
+    Loki,
+    PrometheusApi,
+    Tempo,
+    frames_have_data,
+    is_tempo_search,
+    panel_queries,
+    poll,
+    same_trace_id,
+    traces_to_logs_query,
+)
+from tests.support.live_run import LiveRun, N
 
 ROOT = Path(__file__).resolve().parents[2]
 # Ingestion: collector batch, Tempo's live store, Loki's ingester. The generator's series need

@@ -24,9 +24,9 @@ import httpx
 import pytest
 
 from tests.support.alertmanager import AlertmanagerApi, AmAlert, gettable_alerts, matching
+from tests.support.expectations import wait_for
 from tests.support.live_backends import Grafana, Loki, PrometheusApi, url
 from tests.support.tools import missing
-from tests.telemetry.expectations import wait_for
 
 ALERT = "HttpHighErrorRatio"
 LABELS = {"alertname": ALERT, "app_name": "loan-api"}

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from alert_receiver.config import ReceiverSettings
 from alert_receiver.main import NOTIFICATIONS_PATH, SERVICE_NAME, create_app
 from loan_desk_telemetry import Telemetry, configure_logging
+from tests.support.asgi import serving
 
 EVENT = "alert.notification"
 
@@ -60,9 +61,5 @@ async def running_receiver(
     # After the app's own logging set-up: its lines come to this stream instead of stdout.
     stdout = io.StringIO()
     configure_logging(service_name=SERVICE_NAME, fmt="json", stream=stdout)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://alert-receiver") as client,
-    ):
+    async with serving(app, "http://alert-receiver") as client:
         yield Receiver(client, registry, stdout)

@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,9 +30,10 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.support.prometheus import Prometheus, wait_ready
+from tests.support.daemons import running_daemon
+from tests.support.prometheus import Prometheus
 from tests.support.services import LOOPBACK
-from tests.support.tools import missing
+from tests.support.tools import missing, require_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTMANAGER_CONFIG = ROOT / "alertmanager" / "alertmanager.yml"
@@ -268,16 +269,6 @@ class Alertmanager:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
 @contextmanager
 def running_alertmanager(directory: Path, config: Json, port: int) -> Iterator[Alertmanager]:
     binary = require_alertmanager_tool("alertmanager")
@@ -285,71 +276,44 @@ def running_alertmanager(directory: Path, config: Json, port: int) -> Iterator[A
     config_path = directory / "alertmanager.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     address = f"{LOOPBACK}:{port}"
-    log = directory / "alertmanager.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                *NICE,
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.path={directory / 'data'}",
-                f"--web.listen-address={address}",
-                "--cluster.listen-address=",  # one instance, no gossip port
-                "--log.level=info",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=directory,
-        )
     url = f"http://{address}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"alertmanager exited:\n{log.read_text()[-4000:]}")
-            with suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/-/ready", timeout=2.0).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"alertmanager not ready:\n{log.read_text()[-4000:]}")
-            time.sleep(0.2)
+    log = directory / "alertmanager.log"
+    argv = [
+        *NICE,
+        binary,
+        f"--config.file={config_path}",
+        f"--storage.path={directory / 'data'}",
+        f"--web.listen-address={address}",
+        "--cluster.listen-address=",  # one instance, no gossip port
+        "--log.level=info",
+    ]
+    with running_daemon(
+        "alertmanager", argv, ready_url=f"{url}/-/ready", log=log, cwd=directory
+    ) as process:
         yield Alertmanager(url, process, log)
-    finally:
-        _stop(process)
 
 
 @contextmanager
 def running_prometheus(directory: Path, config: Json, port: int) -> Iterator[Prometheus]:
     """Debian's Prometheus with ``config``; the rule files are copied next to it, where the
     config's relative `rule_files` finds them (as in the container)."""
-    binary = shutil.which("prometheus") or missing(
-        "`prometheus` is not installed (Debian: apt-get install prometheus)"
-    )
+    binary = require_executable("prometheus")
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copytree(RULES, directory / "rules", dirs_exist_ok=True)
     config_path = directory / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     address = f"{LOOPBACK}:{port}"
-    log = directory / "prometheus.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                *NICE,
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={directory / 'tsdb'}",
-                f"--web.listen-address={address}",
-                "--log.level=info",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=directory,
-        )
     url = f"http://{address}"
-    try:
-        wait_ready(url, process, log)
+    log = directory / "prometheus.log"
+    argv = [
+        *NICE,
+        binary,
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={directory / 'tsdb'}",
+        f"--web.listen-address={address}",
+        "--log.level=info",
+    ]
+    with running_daemon(
+        "prometheus", argv, ready_url=f"{url}/-/ready", log=log, cwd=directory
+    ) as process:
         yield Prometheus(url, process, log)
-    finally:
-        _stop(process)

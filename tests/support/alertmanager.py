@@ -18,9 +18,8 @@ Grafana serves the same list for an Alertmanager datasource at
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.support.daemons import running_daemon
 from tests.support.services import LOOPBACK, free_port
 from tests.support.tools import require_executable
 
@@ -119,37 +119,16 @@ def running_alertmanager(config: Mapping[str, Any], tmp: Path) -> Iterator[Runni
     config_path.write_text(yaml.safe_dump(dict(config)), encoding="utf-8")
     port = free_port()
     base = f"http://{LOOPBACK}:{port}"
+    argv = [
+        binary,
+        f"--config.file={config_path}",
+        f"--storage.path={tmp / 'data'}",
+        f"--web.listen-address={LOOPBACK}:{port}",
+        f"--web.external-url={base}",
+        "--cluster.listen-address=",
+    ]
     log = tmp / "alertmanager.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.path={tmp / 'data'}",
-                f"--web.listen-address={LOOPBACK}:{port}",
-                f"--web.external-url={base}",
-                "--cluster.listen-address=",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"alertmanager exited:\n{log.read_text()[-3000:]}")
-                with suppress(httpx.HTTPError):
-                    if httpx.get(f"{base}/-/ready", timeout=1.0).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"alertmanager not ready:\n{log.read_text()[-3000:]}")
-                time.sleep(0.1)
-            yield RunningAlertmanager(base, process, log)
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+    with running_daemon(
+        "alertmanager", argv, ready_url=f"{base}/-/ready", log=log, timeout=30
+    ) as process:
+        yield RunningAlertmanager(base, process, log)

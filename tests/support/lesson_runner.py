@@ -34,6 +34,7 @@ import yaml
 
 from tests.support import alerting as al
 from tests.support import dashboards as d
+from tests.support.daemons import stop_process
 from tests.support.lessons import Lesson
 from tests.support.prometheus import Prometheus
 from tests.support.services import BIN, LOOPBACK, ROOT, Service, base_env, migrate, start_service
@@ -265,13 +266,7 @@ def start_load(stack: LessonStack, exit_stack: ExitStack) -> None:
     )
 
     def stop() -> None:
-        if loadgen.poll() is None:
-            loadgen.terminate()
-            try:
-                loadgen.wait(30)
-            except subprocess.TimeoutExpired:
-                loadgen.kill()
-                loadgen.wait(10)
+        stop_process(loadgen, timeout=30)
         log.close()
 
     exit_stack.callback(stop)

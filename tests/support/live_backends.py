@@ -1,5 +1,5 @@
 """Clients for the compose stack's backends, turning their answers into the records of
-tests/telemetry/expectations.py. Each call is written against the documented API of the pinned
+tests/support/expectations.py. Each call is written against the documented API of the pinned
 version (.env); the source each shape was checked against is named in the docstring.
 
 - Prometheus v3.14: ``GET /api/v1/query``, ``GET /api/v1/query_exemplars`` (``query``, ``start``,
@@ -42,8 +42,8 @@ import yaml
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from tests.support import dashboards
+from tests.support.expectations import LogRecord, SpanRecord
 from tests.support.otlp_receiver import span_records
-from tests.telemetry.expectations import LogRecord, SpanRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASOURCES = ROOT / "grafana" / "provisioning" / "datasources" / "datasources.yaml"

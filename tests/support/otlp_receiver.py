@@ -8,7 +8,7 @@ Built on the ``opentelemetry-proto`` messages. It accepts traces and logs over
 
 It keeps every ``ResourceSpans``/``ResourceLogs`` it got, can be stopped and started again on the
 same ports (a collector outage and its return), and flattens what it holds into plain records
-(`spans()`, `logs()`) for the checkers in tests/telemetry/expectations.py. It notes when each
+(`spans()`, `logs()`) for the checkers in tests/support/expectations.py. It notes when each
 export arrived (`arrived_at`), for the arrival-time figures.
 """
 
@@ -30,7 +30,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import ResourceLogs
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
 
-from tests.telemetry.expectations import LogRecord, SpanRecord
+from tests.support.expectations import LogRecord, SpanRecord
 
 LOOPBACK = "127.0.0.1"
 

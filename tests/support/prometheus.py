@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.support.daemons import running_daemon
 from tests.support.services import LOOPBACK, free_port
 from tests.support.tools import require_executable
 
@@ -120,20 +120,6 @@ class Prometheus:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def wait_ready(
-    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prometheus exited:\n{log.read_text()[-4000:]}")
-        with suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/-/ready", timeout=2.0).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"prometheus not ready after {timeout} s:\n{log.read_text()[-4000:]}")
-
-
 @contextmanager
 def running_prometheus(
     tmp: Path, targets: Mapping[str, str], *, extra_jobs: Mapping[str, str] | None = None
@@ -163,30 +149,17 @@ def prometheus_with_config(
     shutil.copytree(RULES, config_dir / "rules", dirs_exist_ok=True)
     config_path = config_dir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
-    log = tmp / "prometheus.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={tmp / 'tsdb'}",
-                f"--web.listen-address={address}",
-                "--enable-feature=exemplar-storage",
-                "--log.level=info",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=tmp,
-        )
     url = f"http://{address}"
-    try:
-        wait_ready(url, process, log)
+    argv = [
+        binary,
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={tmp / 'tsdb'}",
+        f"--web.listen-address={address}",
+        "--enable-feature=exemplar-storage",
+        "--log.level=info",
+    ]
+    log = tmp / "prometheus.log"
+    with running_daemon(
+        "prometheus", argv, ready_url=f"{url}/-/ready", log=log, cwd=tmp
+    ) as process:
         yield Prometheus(url, process, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)

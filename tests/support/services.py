@@ -186,6 +186,16 @@ def start_service(
     return Service(name, port, process, stdout_path, stderr_path, [stdout, stderr])
 
 
+def started(service: Service) -> Service:
+    """``service`` once it answers ``/health/ready``; stopped if it never does."""
+    try:
+        service.wait_ready()
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
 @dataclass
 class Services:
     api: Service

@@ -20,6 +20,7 @@ from loan_api.documents.client import HttpTaggerClient
 from loan_api.main import create_app
 from loan_api.metrics import BusinessMetrics
 from loan_desk_telemetry.testing import Capture, capture_telemetry
+from tests.support.asgi import serving
 
 # A fresh random token per test session: 48 hex characters, like the stack's generated secret.
 TOKEN = secrets.token_hex(24)
@@ -127,13 +128,7 @@ async def trainer_api(
         telemetry=capture.telemetry,
     )
     try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                base_url="http://api",
-            ) as client,
-        ):
+        async with serving(app, "http://api") as client:
             yield TrainerApi(client, app, capture, stub, capture.registry)
     finally:
         capture.telemetry.shutdown()

@@ -6,12 +6,12 @@ span."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from alert_receiver.main import NOTIFICATIONS_PATH
-from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
+from loan_desk_telemetry.testing import Capture, capture_telemetry
 from tests.support.alert_payloads import DASHBOARD, PLANTED, RUNBOOK, alert, notification
 from tests.support.alert_receiver import EVENT, Receiver, running_receiver
 from tests.support.trainer import attributes_of, body_of, severity_of
@@ -31,11 +31,7 @@ FIELDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _clean_logging() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
+pytestmark = pytest.mark.usefixtures("clean_telemetry_state")
 
 
 @pytest.fixture

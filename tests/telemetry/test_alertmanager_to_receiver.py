@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from tests.support.alertmanager import RunningAlertmanager, matching, running_alertmanager
+from tests.support.expectations import wait_for
 from tests.support.services import Service, base_env, start_service
 from tests.support.trainer import ADMIN, TOKEN
-from tests.telemetry.expectations import wait_for
 
 EVENT = "alert.notification"
 RUNBOOK = "https://github.com/example/loan-desk/blob/main/docs/runbooks.md#receivertest"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ from doc_tagger.main import create_app as create_tagger_app
 from loan_api.main import _MULTIPART_ALLOWANCE
 from loan_api.migrate import upgrade
 from loan_desk_telemetry._metrics import PrometheusMiddleware
-from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
+from loan_desk_telemetry.testing import Capture, capture_telemetry
 from servicekit.limits import BodySizeLimitMiddleware
 from servicekit.problems import install_problem_handlers
 from servicekit.trainer.middleware import ScenarioMiddleware
@@ -55,11 +55,7 @@ API_LIMIT = MAX_UPLOAD + _MULTIPART_ALLOWANCE  # the api's body limit (loan_api.
 TAGGER_LIMIT = 4096
 
 
-@pytest.fixture(autouse=True)
-def _clean_state() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
+pytestmark = pytest.mark.usefixtures("clean_telemetry_state")
 
 
 @pytest.fixture(scope="module")

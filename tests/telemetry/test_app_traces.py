@@ -12,34 +12,21 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
 
 from loan_api.migrate import upgrade
 from loan_desk_telemetry import configure_logging
-from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
-from tests.integration.conftest import Api, api_client
+from loan_desk_telemetry.testing import Capture
 from tests.support.flows import create_application, upload
-
-_CAPTURES: dict[str, Capture] = {}
-
-
-def _captures() -> tuple[Capture, Capture]:
-    if not _CAPTURES:
-        _CAPTURES["api"] = capture_telemetry(service_name="loan-api", version="0.1.0")
-        _CAPTURES["tagger"] = capture_telemetry(service_name="doc-tagger", version="0.1.0")
-        trace.set_tracer_provider(_CAPTURES["api"].tracer_provider)
-    if trace.get_tracer_provider() is not _CAPTURES["api"].tracer_provider:
-        pytest.fail("another test set the global tracer provider; custom spans would be lost")
-    return _CAPTURES["api"], _CAPTURES["tagger"]
+from tests.support.in_process import Api, api_client, shared_captures
 
 
 @dataclass
@@ -60,18 +47,14 @@ class Traced:
         return self.api_capture.spans() + self.tagger_capture.spans()
 
 
-@pytest.fixture(autouse=True)
-def _clean_logging() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
+pytestmark = pytest.mark.usefixtures("clean_telemetry_state")
 
 
 @pytest.fixture
 async def traced(tmp_path: Path) -> AsyncIterator[Traced]:
     url = f"sqlite+aiosqlite:///{tmp_path}/traces.db"
     await asyncio.to_thread(upgrade, url)
-    api_capture, tagger_capture = _captures()
+    api_capture, tagger_capture = shared_captures()
     api_capture.clear()
     tagger_capture.clear()
     registry = CollectorRegistry()

@@ -1,7 +1,7 @@
 """Target 1: N application flows through the real api and tagger processes; every declared span,
 log record, counter and exemplar arrives, exactly, in the OTLP receiver and in Prometheus.
 
-The declarations live in tests/telemetry/expectations.py and are shared with tests/live. The
+The declarations live in tests/support/expectations.py and are shared with tests/live. The
 negative tests at the end feed the same checkers deliberately wrong expectations and real data:
 each must report a problem, or the positive tests above prove nothing.
 """
@@ -14,9 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.prometheus import Prometheus
-from tests.telemetry.conftest import WireStack, scrape, scrape_counters
-from tests.telemetry.expectations import (
+from tests.support.expectations import (
     API,
     COUNTERS,
     EXEMPLARS,
@@ -41,6 +39,8 @@ from tests.telemetry.expectations import (
     with_count,
     with_parent,
 )
+from tests.support.prometheus import Prometheus
+from tests.support.wire import WireStack, scrape, scrape_counters
 
 N = 5
 ARRIVAL_TIMEOUT = 20.0
@@ -167,7 +167,7 @@ def test_resources_carry_the_run_id_and_both_transports_were_used(arrival: Arriv
     assert not wait_for(lambda: _all_logs(arrival, arrival.logs()), timeout=ARRIVAL_TIMEOUT)
     records = [*arrival.spans(), *arrival.logs()]
     assert not resource_problems(records, run_id=arrival.stack.run_id)
-    # the api exports over HTTP/protobuf, the tagger over gRPC (tests/telemetry/conftest.py)
+    # the api exports over HTTP/protobuf, the tagger over gRPC (tests/support/wire.py)
     assert arrival.stack.receiver.requests["http"] > 0
     assert arrival.stack.receiver.requests["grpc"] > 0
     api_instances = {r.resource["service.instance.id"] for r in records if r.service == API}

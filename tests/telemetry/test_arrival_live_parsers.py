@@ -9,6 +9,14 @@ import re
 
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
+from tests.support.expectations import (
+    API,
+    TRACES,
+    drive_flows,
+    log_problems,
+    trace_problems,
+    wait_for,
+)
 from tests.support.live_backends import (
     is_tempo_search,
     panel_queries,
@@ -18,15 +26,7 @@ from tests.support.live_backends import (
     trace_by_id_response_trace,
     traces_to_logs_query,
 )
-from tests.telemetry.conftest import WireStack
-from tests.telemetry.expectations import (
-    API,
-    TRACES,
-    drive_flows,
-    log_problems,
-    trace_problems,
-    wait_for,
-)
+from tests.support.wire import WireStack
 
 
 def _varint(value: int) -> bytes:

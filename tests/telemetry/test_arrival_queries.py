@@ -18,9 +18,7 @@ import pytest
 
 from tests.support import dashboards, prom_rules
 from tests.support.documents import pdf
-from tests.support.prometheus import Prometheus
-from tests.telemetry.conftest import WireStack
-from tests.telemetry.expectations import (
+from tests.support.expectations import (
     API,
     APPLICATIONS,
     as_bool,
@@ -28,6 +26,8 @@ from tests.telemetry.expectations import (
     unavailable_reason,
     wait_for,
 )
+from tests.support.prometheus import Prometheus
+from tests.support.wire import WireStack
 
 # Recording rules evaluate every second here; rates over [1m] need two scrapes.
 DATA_TIMEOUT = 30.0

@@ -1,4 +1,4 @@
-"""The arrival-time machinery both tiers share (tests/telemetry/expectations.py, "arrival times")
+"""The arrival-time machinery both tiers share (tests/support/expectations.py, "arrival times")
 and the live tier's Prometheus-config helpers, proven offline: percentiles, summaries, the poll
 loop on a fake clock, the report and its bound, and the arrival checks on the real services'
 telemetry (complete -> nothing missing; a span or a log line taken away -> named)."""
@@ -14,11 +14,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as OtlpLogRecord
 from opentelemetry.proto.logs.v1.logs_pb2 import ResourceLogs, ScopeLogs
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from tests.support.live_backends import scrape_interval, scrape_target
-from tests.support.otlp_receiver import OtlpReceiver
-from tests.support.services import compose_batch_env
-from tests.telemetry.conftest import WireStack
-from tests.telemetry.expectations import (
+from tests.support.expectations import (
     API,
     DB,
     TAGGER,
@@ -39,6 +35,10 @@ from tests.telemetry.expectations import (
     time_to_arrival,
     wait_for,
 )
+from tests.support.live_backends import scrape_interval, scrape_target
+from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.services import compose_batch_env
+from tests.support.wire import WireStack
 
 # --- percentiles and summaries ----------------------------------------------------------------
 

@@ -17,17 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.flows import application_body
-from tests.support.otlp_receiver import OtlpReceiver
-from tests.support.services import running_services
-from tests.telemetry.conftest import scrape
-from tests.telemetry.expectations import (
+from tests.support.expectations import (
     API,
     APPLICATIONS,
     SentTrace,
     Series,
     wait_for,
 )
+from tests.support.flows import application_body
+from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.services import running_services
+from tests.support.wire import scrape
 
 N = 40
 MAX_BATCHES = 10

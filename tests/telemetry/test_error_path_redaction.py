@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -27,14 +26,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from loan_api.applications import service as applications_service
 from loan_api.migrate import upgrade
 from loan_desk_telemetry import configure_logging
-from loan_desk_telemetry.testing import reset_global_state
-from tests.integration.conftest import (  # noqa: F401 - database_factory is a fixture
-    _run_in_own_loop,
-    api_client,
-    database_factory,
-)
+from tests.support.databases import DatabaseFactory, run_in_own_loop
 from tests.support.flows import ADDRESS, application_body
-from tests.telemetry.test_app_traces import _captures
+from tests.support.in_process import api_client, shared_captures
 
 FIRST_NAME = "Zebulonia"
 LAST_NAME = "Quixotewright"
@@ -55,11 +49,7 @@ PLANTED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _clean_logging() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
+pytestmark = pytest.mark.usefixtures("clean_telemetry_state")
 
 
 async def _one_address_per_application(url: str) -> None:
@@ -74,11 +64,11 @@ async def _one_address_per_application(url: str) -> None:
 @pytest.fixture(params=["sqlite", "postgres"])
 def failing_database(
     request: pytest.FixtureRequest,
-    database_factory: Callable[[str], str],  # noqa: F811 - the imported fixture
+    database_factory: DatabaseFactory,
 ) -> str:
     url = database_factory(str(request.param))
     upgrade(url)
-    _run_in_own_loop(_one_address_per_application(url))
+    run_in_own_loop(_one_address_per_application(url))
     return url
 
 
@@ -94,7 +84,7 @@ def _span_view(span: Any) -> dict[str, Any]:
 async def test_failing_statements_leave_no_values_in_any_sink(
     failing_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    api_capture, tagger_capture = _captures()
+    api_capture, tagger_capture = shared_captures()
     api_capture.clear()
     tagger_capture.clear()
     registry = CollectorRegistry()

@@ -24,9 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.otlp_receiver import OtlpReceiver
-from tests.support.services import compose_batch_env, running_services
-from tests.telemetry.expectations import (
+from tests.support.expectations import (
     FLOW,
     TRACES,
     Answered,
@@ -38,6 +36,8 @@ from tests.telemetry.expectations import (
     missing_logs,
     missing_spans,
 )
+from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.services import compose_batch_env, running_services
 
 FLOWS = 6  # 30 requests, 30 traces, 30 sets of log records
 BOUND = 15.0  # generous: the figures are a fraction of it; a failure means something is stuck

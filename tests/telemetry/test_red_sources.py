@@ -29,9 +29,9 @@ from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from tests.support import dashboards
+from tests.support.expectations import wait_for
 from tests.support.prometheus import Prometheus, running_prometheus
 from tests.support.services import LOOPBACK, base_env, free_port
-from tests.telemetry.expectations import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD = dashboards.load(dashboards.DASHBOARDS / "service-overview.json")

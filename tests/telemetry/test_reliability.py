@@ -19,10 +19,7 @@ import psutil
 import pytest
 
 from tests.support.documents import PNG_HEADER, pdf
-from tests.support.services import Service
-from tests.support.tools import in_ci
-from tests.telemetry.conftest import WireStack, scrape
-from tests.telemetry.expectations import (
+from tests.support.expectations import (
     API,
     APPLICATIONS,
     FlowRun,
@@ -32,6 +29,9 @@ from tests.telemetry.expectations import (
     drive_flows,
     wait_for,
 )
+from tests.support.services import Service
+from tests.support.tools import in_ci
+from tests.support.wire import WireStack, scrape
 
 STEADY_REQUESTS = 100  # per phase: receiver up, receiver down
 PACE = 0.05  # seconds between requests: ~5 s per phase, a steady, bounded load

@@ -16,10 +16,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.documents import pdf
+from tests.support.expectations import LogRecord, SpanRecord
 from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.services import BIN, ROOT, Service, base_env, running_services
 from tests.support.trainer import ADMIN, TOKEN
-from tests.telemetry.expectations import LogRecord, SpanRecord
 
 VERSION = "9.9.9-canary"
 DEADLINE_SECONDS = 20.0

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.documents import pdf
+from tests.support.expectations import APPLICATIONS, drive_flows
 from tests.support.services import LOOPBACK, Service
-from tests.telemetry.conftest import WireStack, scrape
-from tests.telemetry.expectations import APPLICATIONS, drive_flows
+from tests.support.wire import WireStack, scrape
 
 # uvicorn 0.54.0 (uv.lock), uvicorn/protocols/http/httptools_impl.py: HttpToolsProtocol
 # .data_received answers httptools.HttpParserError with send_400_response(msg), msg =

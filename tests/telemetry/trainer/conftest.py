@@ -3,20 +3,17 @@ module, and clean logging state around every test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from loan_api.migrate import upgrade
-from loan_desk_telemetry.testing import reset_global_state
 from tests.support.trainer import TrainerApi, trainer_api
 
 
 @pytest.fixture(autouse=True)
-def _clean_state() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
+def _clean_state(clean_telemetry_state: None) -> None:
+    """Every trainer test starts and ends with clean logging state (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

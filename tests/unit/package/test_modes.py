@@ -14,7 +14,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -28,16 +27,8 @@ from prometheus_client import CollectorRegistry
 
 import loan_desk_telemetry
 from loan_desk_telemetry._otlp_log_handler import OtlpLogHandler
-from loan_desk_telemetry.testing import reset_global_state
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _clean_state() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def small_app(registry: CollectorRegistry, tracer_provider: object = None) -> FastAPI:

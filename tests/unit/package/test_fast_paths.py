@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -23,14 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 import loan_desk_telemetry
 from loan_desk_telemetry._logger_cache import bound_logger
-from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
-
-
-@pytest.fixture(autouse=True)
-def _clean_state() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
+from loan_desk_telemetry.testing import Capture, capture_telemetry
 
 
 def _app(capture: Capture) -> FastAPI:

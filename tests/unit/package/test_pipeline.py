@@ -12,7 +12,7 @@ import io
 import json
 import logging
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,17 +28,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import loan_desk_telemetry
-from loan_desk_telemetry.testing import Capture, capture_telemetry, reset_global_state
+from loan_desk_telemetry.testing import Capture, capture_telemetry
 from tests.support.tools import require_executable
 
 HEX = set("0123456789abcdef")
-
-
-@pytest.fixture(autouse=True)
-def _clean_state() -> Iterator[None]:
-    reset_global_state()
-    yield
-    reset_global_state()
 
 
 def isolated(app: ASGIApp) -> ASGIApp:
