@@ -21,7 +21,6 @@ _TIER_BY_FOLDER = {
     "alerting": "alerting",
     "live": "live",
     "contract": "contract",
-    "typing": "typing",
 }
 _TESTS = Path(__file__).parent
 

@@ -19,7 +19,7 @@ import pytest
 import loan_desk_telemetry
 
 HERE = Path(__file__).parent
-ROOT = HERE.parents[1]
+ROOT = HERE.parents[3]
 ADOPTER = HERE / "adopter_service.py"
 MISUSE = HERE / "misuse.py"
 # misuse.py: "# E: arg-type" or "# E: arg-type, assignment" at the end of a line.
@@ -92,7 +92,7 @@ def test_each_misuse_is_rejected_with_its_error(mypy_errors: Counter[tuple[str, 
 
 def test_the_adopter_service_runs() -> None:
     # The same calls, run: the types describe code that works (in-memory pipeline, no globals).
-    result = _run("-m", "tests.typing.adopter_service", timeout=120)
+    result = _run(_relative(ADOPTER), timeout=120)
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if not line.startswith("{")]
     assert lines == [

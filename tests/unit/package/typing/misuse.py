@@ -1,5 +1,5 @@
 """Calls mypy must reject. A line marked ``# E: <code>[, <code>...]`` has exactly those errors;
-tests/typing/test_adopter_typing.py asserts mypy reports these and no others. Never run."""
+test_adopter_typing.py (beside it) asserts mypy reports these and no others. Never run."""
 
 from __future__ import annotations
 
