@@ -1,7 +1,8 @@
 """A service that adopts loan_desk_telemetry as its README shows, checked by ``mypy --strict``.
 
-test_adopter_typing.py (beside it) type-checks this module and runs it as a script: it builds the app on the package's in-memory pipeline, serves one
-request and prints what the telemetry saw. ``assert_type`` pins the types the public API returns.
+test_adopter_typing.py (beside it) type-checks this module and runs it as a script: it builds
+the app on the package's in-memory pipeline, serves one request and prints what the telemetry
+saw. ``assert_type`` pins the types the public API returns.
 """
 
 from __future__ import annotations
