@@ -12,6 +12,9 @@ api's admin token, and LOADGEN_CONTROL_INTERVAL_SECONDS (5). The token is read a
 services' rule by the same function (``servicekit.trainer.settings.read_admin_token``: at least
 32 characters, no placeholder); a weak or unreadable one, or any invalid setting, is reported
 by :func:`configuration_problems`.
+
+Logging: LOG_LEVEL and LOG_FORMAT, without the prefix, read and checked as the services read them
+(:class:`servicekit.log_settings.LogSettings`; :func:`log_settings`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from pydantic import Field, HttpUrl, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servicekit.log_settings import LogSettings
 from servicekit.trainer.settings import WeakAdminTokenError, read_admin_token, token_variable
 
 
@@ -66,3 +70,16 @@ def configuration_problems() -> tuple[LoadSettings | None, list[str]]:
             lines.append(f"{name}: {error['msg']}")
         return None, lines
     return settings, [f"{name}: {message}" for name, message in settings.problems()]
+
+
+def log_settings() -> tuple[LogSettings | None, list[str]]:
+    """LOG_LEVEL and LOG_FORMAT, or one line per invalid one, worded as the services word it
+    (``servicekit.cli``: the variable, pydantic's message, the value it got)."""
+    try:
+        return LogSettings(), []
+    except ValidationError as exc:
+        return None, [
+            f"{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']} "
+            f"(got {error['input']!r})"
+            for error in exc.errors()
+        ]

@@ -106,7 +106,9 @@ Setup: ``configure_logging`` (``LogLevel``, ``LogFormat``: the types of its opti
 ``reset_logging``, ``setup_telemetry``, ``Telemetry``, ``instrument_app``
 (``DEFAULT_EXCLUDED_PATHS``: the paths it does not trace) and its undo ``uninstrument_app``,
 ``instrument_sqlalchemy``, ``instrument_httpx_client``, ``PrometheusMiddleware`` (what
-``instrument_app`` adds, for an app that wires it by hand), ``environment_problems``.
+``instrument_app`` adds, for an app that wires the metrics by hand:
+``app.add_middleware(PrometheusMiddleware, app_name=..., registry=registry)``),
+``environment_problems``.
 
 Spans and errors: ``record_exception(span, exc)`` (event and ERROR status);
 ``mark_logged(exc)`` / ``already_logged(exc)`` (an exception logged once with its trace context

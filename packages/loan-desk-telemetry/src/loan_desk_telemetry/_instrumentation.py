@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import Scope
 
 from loan_desk_telemetry._metrics import (
+    DEFAULT_EXCLUDED_PATHS,
     HttpMetrics,
     PrometheusMiddleware,
     metrics_endpoint,
@@ -33,7 +34,6 @@ from loan_desk_telemetry._semconv import apply_semconv_opt_in
 
 __all__ = ["DEFAULT_EXCLUDED_PATHS", "instrument_app", "uninstrument_app"]
 
-DEFAULT_EXCLUDED_PATHS: Final = ("/metrics", "/health/live", "/health/ready")
 #: The ``app.state`` attribute holding what :func:`instrument_app` installed (an
 #: :class:`_Installed`); :func:`uninstrument_app` takes it away again.
 _STATE: Final = "loan_desk_telemetry_instrumentation"
@@ -167,10 +167,11 @@ def instrument_app(
     # Middleware added after this call wraps it, and what it answers by itself is not (so add
     # yours first; servicekit.observe.prepare_service does). The tracing middleware wraps the
     # whole stack, so the server span is current while this runs.
+    # On ``registry`` it finds ``metrics`` (built above, so a clash fails here and now).
     app.add_middleware(
         PrometheusMiddleware,
-        metrics=metrics,
         app_name=app_name,
+        registry=registry,
         routes_owner=app,
         excluded_paths=excluded_paths,
         access_log=access_log,

@@ -23,17 +23,20 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Final, Protocol
 
 from opentelemetry import trace
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector, DuplicateTimeseries
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loan_desk_telemetry._logger_cache import bound_logger
+from loan_desk_telemetry._resource import resolve_service_name
 from loan_desk_telemetry._routes import route_of
 
 __all__ = [
+    "DEFAULT_EXCLUDED_PATHS",
     "HTTP_METHODS",
     "HttpMetrics",
     "PrometheusMiddleware",
@@ -47,6 +50,8 @@ HTTP_METHODS: Final = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"}
 )
 OTHER_METHOD: Final = "other"
+#: The paths neither traced nor counted nor logged unless told otherwise.
+DEFAULT_EXCLUDED_PATHS: Final = ("/metrics", "/health/live", "/health/ready")
 
 # Prometheus client defaults plus 30 s and 60 s: the tagger call has a long tail.
 DURATION_BUCKETS: Final = (
@@ -82,31 +87,30 @@ class HttpMetrics:
             "http_request_duration_seconds",
             "Duration of HTTP requests, from the first byte in to the last byte out.",
             ["method", "route", "status_code", "app_name"],
-            registry=registry,
+            registry=None,
             buckets=DURATION_BUCKETS,
         )
         self.in_progress = Gauge(
             "http_requests_in_progress",
             "HTTP requests being served now.",
             ["method", "route", "app_name"],
-            registry=registry,
+            registry=None,
             multiprocess_mode="livesum",
         )
         self.exceptions = Counter(
             "http_request_exceptions",
             "HTTP requests that ended in an unhandled exception, by exception type.",
             ["method", "route", "exception_type", "app_name"],
-            registry=registry,
+            registry=None,
         )
+        self.info = Info("app", "Version of the application.", ["app_name"], registry=None)
         # Info values live in process memory, not in the multiprocess files: in multiprocess
         # mode the info metric is registered on the serving registry instead (see
         # serving_registry), each worker serving the same value.
-        self.info = Info(
-            "app",
-            "Version of the application.",
-            ["app_name"],
-            registry=None if multiprocess_enabled() else registry,
-        )
+        collectors: list[Collector] = [self.duration, self.in_progress, self.exceptions]
+        if not multiprocess_enabled():
+            collectors.append(self.info)
+        _register_all(registry, collectors)
 
     @classmethod
     def for_registry(cls, registry: CollectorRegistry) -> HttpMetrics:
@@ -115,6 +119,22 @@ class HttpMetrics:
             metrics = cls(registry)
             cls._by_registry[registry] = metrics
         return metrics
+
+
+def _register_all(registry: CollectorRegistry, collectors: Sequence[Collector]) -> None:
+    """Register every collector, or none: a name already taken is a one-line ``ValueError``."""
+    for index, collector in enumerate(collectors):
+        try:
+            registry.register(collector)
+        except DuplicateTimeseries as exc:
+            for registered in collectors[:index]:
+                registry.unregister(registered)
+            name = min(exc.duplicates, key=len)
+            raise ValueError(
+                f"the registry already holds a collector named {name} that is not "
+                "loan_desk_telemetry's HTTP metrics (another instrumentation, or a metric of "
+                "yours): give the HTTP metrics a registry without it"
+            ) from exc
 
 
 def serving_registry(registry: CollectorRegistry, metrics: HttpMetrics) -> CollectorRegistry:
@@ -165,6 +185,20 @@ class PrometheusMiddleware:
     """Pure ASGI middleware: one duration observation, in-progress gauge and access log line per
     HTTP request; excluded paths pass through untouched.
 
+    ``instrument_app`` adds it; an app that wires the metrics by hand adds it itself::
+
+        app.add_middleware(PrometheusMiddleware, app_name="loan-api", registry=registry)
+
+    and serves ``registry`` where it likes. The metrics are registered on ``registry`` (default:
+    ``prometheus_client.REGISTRY``, as prometheus-client's own metrics default) once: every
+    middleware on that registry (``instrument_app``'s included) shares them, its requests told
+    apart by ``app_name`` (``OTEL_SERVICE_NAME`` wins, as everywhere in the package). A registry
+    that already holds another collector under one of these names is refused with a one-line
+    ``ValueError`` (when the app builds its middleware stack: on its first request or lifespan
+    event). ``app_version`` sets ``app_info``. ``routes_owner`` (default: the Starlette app the
+    request reached, ``scope["app"]``) holds the routes the ``route`` label is matched against;
+    an ASGI app without routes labels every request ``"unmatched"``.
+
     Runs inside the OpenTelemetry server span (``instrument_app`` puts the tracing middleware
     outside it), so the exemplar and the access line carry that span's ids.
     """
@@ -173,24 +207,31 @@ class PrometheusMiddleware:
         self,
         app: ASGIApp,
         *,
-        metrics: HttpMetrics,
         app_name: str,
-        routes_owner: RoutesOwner,
-        excluded_paths: Iterable[str] = (),
+        registry: CollectorRegistry | None = None,
+        app_version: str | None = None,
+        excluded_paths: Iterable[str] = DEFAULT_EXCLUDED_PATHS,
         access_log: bool = True,
+        routes_owner: RoutesOwner | None = None,
     ) -> None:
         self.app = app
-        self.metrics = metrics
-        self.app_name = app_name
+        self.metrics = HttpMetrics.for_registry(registry if registry is not None else REGISTRY)
+        self.app_name = resolve_service_name(app_name)
+        if app_version is not None:
+            self.metrics.info.labels(app_name=self.app_name).info({"version": app_version})
         self.routes_owner = routes_owner
         self.excluded_paths = frozenset(excluded_paths)
         self.access_log = access_log
         self.multiprocess = multiprocess_enabled()
         self.exemplars = not self.multiprocess  # prometheus-client has none in multiprocess mode
 
-    @property
-    def routes(self) -> Sequence[BaseRoute]:
-        return self.routes_owner.routes
+    def _routes(self, scope: Scope) -> Sequence[BaseRoute]:
+        # Starlette.__call__ sets scope["app"] = self before it runs its middleware stack
+        # (starlette 1.10.0, starlette/applications.py); scope["router"] is set later, by the
+        # router inside that stack (starlette/routing.py, Router.app), so it is not there yet.
+        owner = self.routes_owner if self.routes_owner is not None else scope.get("app")
+        routes = getattr(owner, "routes", None)
+        return routes if isinstance(routes, Sequence) else ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan" and self.multiprocess:
@@ -202,7 +243,7 @@ class PrometheusMiddleware:
 
         raw_method = scope["method"]
         method = raw_method if raw_method in HTTP_METHODS else OTHER_METHOD
-        route = route_of(scope, self.routes)
+        route = route_of(scope, self._routes(scope))
         app_name = self.app_name
         in_progress = self.metrics.in_progress.labels(method, route, app_name)
         in_progress.inc()

@@ -14,11 +14,12 @@ from typing import Any, assert_type
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.testclient import TestClient
 from opentelemetry import _logs, trace
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.trace import ReadableSpan
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -96,6 +97,29 @@ def create_app(
     return app
 
 
+def wired_by_hand(registry: CollectorRegistry) -> FastAPI:
+    """HTTP metrics without ``instrument_app``: the middleware on its registry, served by hand."""
+    app = FastAPI()
+    app.add_middleware(
+        loan_desk_telemetry.PrometheusMiddleware,
+        app_name=SERVICE,
+        app_version=VERSION,
+        registry=registry,
+        excluded_paths=loan_desk_telemetry.DEFAULT_EXCLUDED_PATHS,
+        access_log=False,
+    )
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/ping")
+    def ping() -> str:
+        return "pong"
+
+    return app
+
+
 def production_wiring(database_url: str) -> FastAPI:
     """The README's wiring with global providers (never run here: it sets process globals)."""
     settings = LogSettings()
@@ -129,6 +153,11 @@ def main() -> int:
     )
     with TestClient(app) as http:
         answer = http.get("/orders/7").json()
+    with TestClient(wired_by_hand(CollectorRegistry())) as http:
+        http.get("/ping")
+        scraped = http.get("/metrics").text
+    labels = 'app_name="adopter",method="GET",route="/ping",status_code="200"'
+    assert f"http_request_duration_seconds_count{{{labels}}} 1.0" in scraped.splitlines()
     spans: list[ReadableSpan] = capture.spans()
     records: list[ReadableLogRecord] = capture.log_records()
     print(check_environment())
