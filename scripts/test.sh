@@ -41,17 +41,25 @@ fi
 
 log=$(mktemp "${TMPDIR:-/tmp}/alerting-tier.XXXXXX.log")
 alerting_tmp=$(mktemp -d "${TMPDIR:-/tmp}/alerting-tier.XXXXXX")
+# Each run in a process group of its own (job control), so an interrupt stops all of it.
+set -m
 # Its own cache-less run and temporary folder, so the two processes share no file.
 uv run --locked pytest -m alerting -p no:cacheprovider --basetemp "$alerting_tmp/pytest" \
   >"$log" 2>&1 &
 alerting_pid=$!
-# Stop the background tier too if this script is interrupted.
-trap 'kill "$alerting_pid" 2>/dev/null || true' INT TERM
-
-set +e
 # At a lower priority: the lessons' services must answer in time, or a latency alert that no
 # lesson declares would fire and fail the alerting tier.
-nice -n 10 uv run --locked pytest -m "not live and not alerting"
+nice -n 10 uv run --locked pytest -m "not live and not alerting" &
+rest_pid=$!
+stop() {
+  kill -TERM -- "-$alerting_pid" "-$rest_pid" 2>/dev/null || true
+  echo "interrupted: both pytest runs stopped; the alerting tier's output: $log" >&2
+  exit 130
+}
+trap stop INT TERM
+
+set +e
+wait "$rest_pid"
 rest=$?
 echo "waiting for the alerting tier (output follows)..." >&2
 wait "$alerting_pid"
@@ -60,7 +68,13 @@ set -e
 trap - INT TERM
 echo "===== alerting tier (pytest -m alerting) ====="
 cat "$log"
-rm -rf "$log" "$alerting_tmp"
+rm -f "$log"
+if [ "$alerting" -eq 0 ]; then
+  rm -rf "$alerting_tmp"
+else
+  # The lessons' service, Prometheus and Alertmanager logs, for the failure above.
+  echo "the alerting tier's files are kept in $alerting_tmp/pytest" >&2
+fi
 
 failed=0
 checked "$rest" '-m "not live and not alerting"' || failed=1

@@ -5,8 +5,10 @@ either of its two processes fails the run."""
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,8 @@ SCRIPT = Path(__file__).parents[2] / "scripts" / "test.sh"
 FAKE_UV = """#!/usr/bin/env bash
 if [ "$1" = sync ]; then exit 0; fi
 echo "$*" >>"$FAKE_LOG"
+echo $$ >>"$FAKE_LOG.pids"
+if [ -n "${FAKE_SLEEP:-}" ]; then sleep "$FAKE_SLEEP"; fi
 case " $* " in
   *" -m alerting "*) exit "${FAKE_ALERTING_STATUS:-0}" ;;
   *) exit "${FAKE_REST_STATUS:-0}" ;;
@@ -33,6 +37,7 @@ def run(tmp_path: Path, *args: str, **statuses: int | str) -> tuple[int, list[st
     uv.chmod(uv.stat().st_mode | stat.S_IXUSR)
     log = tmp_path / "calls.log"
     log.unlink(missing_ok=True)
+    Path(f"{log}.pids").unlink(missing_ok=True)
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "FAKE_LOG": str(log),
@@ -62,7 +67,50 @@ def test_without_arguments_it_runs_the_alerting_tier_beside_the_rest(tmp_path: P
     assert "--basetemp" in alerting[0]
     assert "run --locked pytest -m not live and not alerting" in calls
     # Nothing of the alerting run's temporary folder or log is left behind.
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["bin", "calls.log"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "bin",
+        "calls.log",
+        "calls.log.pids",
+    ]
+
+
+def test_a_failed_alerting_tier_keeps_its_files_and_says_where(tmp_path: Path) -> None:
+    status, _, output = run(tmp_path, alerting=1)
+    assert status == 1
+    kept = [path for path in tmp_path.iterdir() if path.is_dir() and path.name != "bin"]
+    assert len(kept) == 1
+    assert kept[0].name.startswith("alerting-tier.")
+    assert f"the alerting tier's files are kept in {kept[0]}/pytest" in output
+
+
+def test_an_interrupt_stops_both_runs(tmp_path: Path) -> None:
+    run(tmp_path)  # writes the stand-in uv
+    log = tmp_path / "calls.log"
+    log.unlink()
+    pids = Path(f"{log}.pids")
+    pids.unlink()
+    env = {
+        "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_LOG": str(log),
+        "FAKE_SLEEP": "60",
+        "TMPDIR": str(tmp_path),
+    }
+    script = subprocess.Popen(["bash", str(SCRIPT)], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(_read(pids)) < 2:
+        time.sleep(0.1)
+    assert len(_read(pids)) == 2
+    script.send_signal(signal.SIGTERM)
+    _, err = script.communicate(timeout=20)
+    assert script.returncode == 130
+    assert "interrupted: both pytest runs stopped" in err
+    time.sleep(0.5)
+    for pid in _read(pids):
+        assert not Path(f"/proc/{pid}").exists(), f"stand-in pytest {pid} still runs"
+
+
+def _read(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
 @pytest.mark.parametrize(

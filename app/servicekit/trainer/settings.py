@@ -59,8 +59,9 @@ def read_admin_token(token_file: Path | None, token: SecretStr | None) -> str | 
     :func:`token_problem`; the message never holds the token."""
     if token_file is not None:
         try:
-            value = token_file.read_text().strip()
-        except OSError as exc:
+            value = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            # The exception's name only: a UnicodeDecodeError's text quotes the file's bytes.
             raise WeakAdminTokenError(
                 f"the admin token file {token_file} cannot be read: {type(exc).__name__}"
             ) from None

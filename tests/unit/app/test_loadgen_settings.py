@@ -74,6 +74,22 @@ def test_an_unreadable_token_file_is_named(
     ]
 
 
+def test_a_token_file_that_is_not_text_is_named_without_its_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `head -c 32 /dev/urandom > token` instead of a text token: no traceback, no byte of it.
+    binary = tmp_path / "token"
+    binary.write_bytes(b"\xb6\xff" * 24)
+    monkeypatch.setenv("LOADGEN_ADMIN_TOKEN_FILE", str(binary))
+    err = _refusal(capsys)
+    assert err[1:] == [
+        f"  LOADGEN_ADMIN_TOKEN_FILE: the admin token file {binary} cannot be read: "
+        "UnicodeDecodeError"
+    ]
+    assert "0xb6" not in "\n".join(err)
+    assert "xb6" not in "\n".join(err)
+
+
 def test_an_out_of_range_setting_is_one_line_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
