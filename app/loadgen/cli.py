@@ -17,7 +17,7 @@ import structlog
 
 from loadgen.runner import run
 from loadgen.settings import configuration_problems, log_settings
-from loan_desk_telemetry import configure_logging
+from loan_desk_telemetry import configure_logging, redact_url
 
 log = structlog.get_logger("loadgen")
 
@@ -33,7 +33,10 @@ def main() -> int:
         return 2
     configure_logging(service_name="loadgen", level=log_config.log_level, fmt=log_config.log_format)
     log.info(
-        "loadgen.start", api_url=str(settings.api_url), flows_per_second=settings.flows_per_second
+        "loadgen.start",
+        # A URL may carry user info (http://user:password@api:8000): never into the logs.
+        api_url=redact_url(str(settings.api_url)),
+        flows_per_second=settings.flows_per_second,
     )
     asyncio.run(run(settings))
     return 0

@@ -126,3 +126,18 @@ def test_a_wrong_value_exits_2_without_a_traceback() -> None:
         "  LOG_FORMAT: Input should be 'auto', 'json' or 'console' (got 'pretty')",
     ]
     assert result.stdout == ""
+
+
+def test_the_api_url_is_logged_without_its_user_info() -> None:
+    result = run_loadgen(
+        LOG_FORMAT="json", LOADGEN_API_URL="http://trainer:s3cret-pass@127.0.0.1:9/"
+    )
+    assert result.returncode == 0, result.stderr
+    (start,) = [
+        json.loads(line)
+        for line in result.stdout.splitlines()
+        if json.loads(line)["event"] == "loadgen.start"
+    ]
+    assert "s3cret-pass" not in result.stdout + result.stderr
+    assert "trainer" not in start["api_url"]
+    assert start["api_url"].endswith("127.0.0.1:9/")

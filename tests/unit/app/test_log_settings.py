@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import pytest
 
@@ -18,7 +18,7 @@ import doc_tagger.cli
 import doc_tagger.config
 import loan_api.cli
 import loan_api.config
-from loan_desk_telemetry._log_config import LOG_FORMATS, LOG_LEVELS
+import loan_desk_telemetry
 from servicekit.log_settings import LogFormat, LogLevel, LogSettings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -41,12 +41,13 @@ def _fresh_settings() -> Iterator[None]:
 
 
 def test_the_settings_offer_what_configure_logging_takes() -> None:
-    assert get_args(LogLevel) == LOG_LEVELS
-    assert get_args(LogFormat) == LOG_FORMATS
+    # The package's own aliases, not a copy that could drift from what configure_logging takes.
+    assert LogLevel is loan_desk_telemetry.LogLevel
+    assert LogFormat is loan_desk_telemetry.LogFormat
     fields = LogSettings.model_fields
     assert (fields["log_level"].annotation, fields["log_format"].annotation) == (
-        LogLevel,
-        LogFormat,
+        loan_desk_telemetry.LogLevel,
+        loan_desk_telemetry.LogFormat,
     )
 
 

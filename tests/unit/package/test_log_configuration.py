@@ -17,7 +17,6 @@ import loan_desk_telemetry
 from loan_desk_telemetry import REDACTED, configure_logging, reset_logging
 from loan_desk_telemetry._log_config import LIBRARY_LEVELS, LOG_FORMATS, LOG_LEVELS
 from loan_desk_telemetry._log_filters import (
-    _ACCESS_LOGGER,
     EXPORT_FAILURE_LOGGERS,
     ExportFailureAsWarning,
 )
@@ -30,7 +29,6 @@ from loan_desk_telemetry._log_processors import (
     render_exception,
 )
 from loan_desk_telemetry._logger_cache import bound_logger
-from loan_desk_telemetry._metrics import ACCESS_LOGGER
 from loan_desk_telemetry._otlp_log_handler import OtlpLogHandler, install_otlp_handler
 
 EMAIL = "ana.rossi@example.org"
@@ -123,10 +121,6 @@ def test_two_configurations_do_not_share_a_service_name() -> None:
         ("b", "two"),
         ("c", "two"),
     ]
-
-
-def test_the_filter_knows_the_access_logger_by_its_name() -> None:
-    assert _ACCESS_LOGGER == ACCESS_LOGGER
 
 
 # --- the logger cache ---------------------------------------------------------------------------

@@ -26,21 +26,8 @@ from sqlalchemy import create_engine, text
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
 
-from loan_desk_telemetry._semconv import SEMCONV_OPT_IN
-
-
-@pytest.fixture(autouse=True)
-def _contrib_conventions_read_as_the_services_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The contrib reads the opt-in once per process (test_upstream_pins.py): let it read the
-    # services' value before a test here sets up an instrumentation under another one, so no
-    # later test in this process sees another mode.
-    from opentelemetry.instrumentation._semconv import (
-        _OpenTelemetrySemanticConventionStability as Stability,
-    )
-
-    with monkeypatch.context() as patch:
-        patch.setenv(SEMCONV_OPT_IN, "http")
-        Stability._initialize()
+# The contrib reads the semconv opt-in once per process: it reads the services' value first.
+pytestmark = pytest.mark.usefixtures("contrib_semconv_read_as_the_services_run")
 
 
 def _parameters(func: object) -> list[str]:

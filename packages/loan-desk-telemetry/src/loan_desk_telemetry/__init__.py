@@ -94,8 +94,10 @@ Environment variables honoured
 
 Testing: every setup function takes its providers and registry as arguments; pass an SDK
 ``TracerProvider``/``LoggerProvider`` and ``span_exporter``/``log_exporter`` (in-memory) and a
-fresh ``CollectorRegistry``, and nothing global is touched except the root logger's handlers
-(:func:`reset_logging` removes them).
+fresh ``CollectorRegistry``, and nothing global is touched but the root logger's handlers
+(:func:`reset_logging` removes them), ``OTEL_SEMCONV_STABILITY_OPT_IN`` when it was unset (see
+above), and, on :func:`uninstrument_app`, the contrib's ``BackgroundTask`` tracing, which it
+unpatches for the whole process.
 
 Public names
 ------------
@@ -173,8 +175,7 @@ _PUBLIC_MODULES = ("loggers", "testing")
 
 def __getattr__(name: str) -> object:
     # Imported on first use: `python -m loan_desk_telemetry.loggers` runs without a double import,
-    # and
-    # the test helpers cost nothing in production.
+    # and the test helpers cost nothing in production.
     if name in _PUBLIC_MODULES:
         import importlib
 

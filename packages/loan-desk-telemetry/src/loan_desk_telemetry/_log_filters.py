@@ -12,6 +12,10 @@ import threading
 import time
 from typing import Final
 
+# ACCESS_LOGGER: the access line reports an error inside its span on purpose (kept); already_logged:
+# the mark the metrics middleware puts on an exception it logged.
+from loan_desk_telemetry._metrics import ACCESS_LOGGER, already_logged
+
 __all__ = [
     "EXPORT_FAILURE_LOGGERS",
     "EXPORT_FAILURE_MESSAGES",
@@ -24,9 +28,6 @@ __all__ = [
 #: Loggers of the OpenTelemetry SDK, API and exporters all start with this.
 OTEL_NAMESPACE: Final = "opentelemetry"
 
-# The logger of the access line, which reports an error inside its span on purpose (the same
-# name as _metrics.ACCESS_LOGGER, which imports this module; a test checks that they agree).
-_ACCESS_LOGGER: Final = "loan_desk_telemetry.access"
 
 # What the OTLP exporters log at ERROR when a batch cannot be delivered (collector down, refusing
 # or not answering). Checked against the locked sources by
@@ -115,8 +116,6 @@ class DropRelogged(logging.Filter):
     would be a second, trace-less copy of the same traceback)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.name != _ACCESS_LOGGER:
-            exc = record.exc_info[1]
-            if getattr(exc, "__observability_logged__", False):
-                return False
-        return True
+        return not (
+            record.exc_info and record.name != ACCESS_LOGGER and already_logged(record.exc_info[1])
+        )

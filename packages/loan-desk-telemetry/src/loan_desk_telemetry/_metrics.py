@@ -161,7 +161,7 @@ def metrics_endpoint(registry: CollectorRegistry) -> Callable[[Request], Awaitab
     return metrics
 
 
-_LOGGED_MARK: Final = "__observability_logged__"
+_LOGGED_MARK: Final = "__loan_desk_telemetry_logged__"
 
 
 def mark_logged(exc: BaseException) -> None:

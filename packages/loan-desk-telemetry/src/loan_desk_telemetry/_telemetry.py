@@ -59,7 +59,7 @@ __all__ = [
 _log = logging.getLogger("loan_desk_telemetry.telemetry")
 _lock = threading.Lock()
 _global: Telemetry | None = None
-_MARK = "_observability_pipeline"
+_MARK = "_loan_desk_telemetry_pipeline"
 
 #: How long :meth:`Telemetry.shutdown` may take, whatever the collector does: the last batches
 #: get this long to leave, then the exporters are stopped (their retries interrupted) and what is
