@@ -246,3 +246,30 @@ print(REGISTRY.get_sample_value("http_request_duration_seconds_count", labels))
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "1.0"
+
+
+def test_apps_built_in_threads_on_one_registry_share_one_set_of_metrics() -> None:
+    import threading
+
+    from loan_desk_telemetry._metrics import HttpMetrics
+
+    registry = CollectorRegistry()
+    start = threading.Barrier(8)
+    got: list[object] = []
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        start.wait()
+        try:
+            got.append(HttpMetrics.for_registry(registry))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert errors == []
+    assert len(got) == 8
+    assert len({id(metrics) for metrics in got}) == 1

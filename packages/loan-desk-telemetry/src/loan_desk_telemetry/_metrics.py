@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 from opentelemetry import trace
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -77,6 +78,7 @@ def multiprocess_enabled() -> bool:
 class HttpMetrics:
     """The four HTTP metrics, registered once per registry (shared by apps on that registry)."""
 
+    _lock: ClassVar[threading.Lock] = threading.Lock()
     _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, HttpMetrics] = (
         weakref.WeakKeyDictionary()
     )
@@ -114,11 +116,14 @@ class HttpMetrics:
 
     @classmethod
     def for_registry(cls, registry: CollectorRegistry) -> HttpMetrics:
-        metrics = cls._by_registry.get(registry)
-        if metrics is None:
-            metrics = cls(registry)
-            cls._by_registry[registry] = metrics
-        return metrics
+        # One lookup-and-register at a time: two apps on one registry whose middleware stacks are
+        # built in two threads must share one set, not collide as "not ours".
+        with cls._lock:
+            metrics = cls._by_registry.get(registry)
+            if metrics is None:
+                metrics = cls(registry)
+                cls._by_registry[registry] = metrics
+            return metrics
 
 
 def _register_all(registry: CollectorRegistry, collectors: Sequence[Collector]) -> None:
