@@ -24,6 +24,7 @@ from pathlib import Path
 from pydantic import Field, HttpUrl, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servicekit.cli import validation_problems
 from servicekit.log_settings import LogSettings
 from servicekit.trainer.settings import WeakAdminTokenError, read_admin_token, token_variable
 
@@ -78,8 +79,4 @@ def log_settings() -> tuple[LogSettings | None, list[str]]:
     try:
         return LogSettings(), []
     except ValidationError as exc:
-        return None, [
-            f"{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']} "
-            f"(got {error['input']!r})"
-            for error in exc.errors()
-        ]
+        return None, [f"{name}: {message}" for name, message in validation_problems(exc).items()]

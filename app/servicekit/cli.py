@@ -41,19 +41,14 @@ def configuration_problems(load: Callable[[], _ServiceSettings]) -> list[str]:
     traceback. Values are shown only for settings that are not secret, URLs without their user
     info.
     """
-    from loan_desk_telemetry import environment_problems, redact_text
+    from loan_desk_telemetry import environment_problems
 
     found: dict[str, str] = {}
     settings: _ServiceSettings | None = None
     try:
         settings = load()
     except ValidationError as exc:
-        for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"]).upper() or "SETTINGS"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            if not _is_secret(error["loc"]):
-                message += f" (got {redact_text(repr(error['input']))})"
-            found.setdefault(name, message)
+        found.update(validation_problems(exc))
     checks: list[tuple[str, str]] = []
     if settings is not None:
         checks = settings.problems()
@@ -68,6 +63,21 @@ def configuration_problems(load: Callable[[], _ServiceSettings]) -> list[str]:
     for name, message in environment_problems():
         found.setdefault(name, message)
     return [f"{name}: {message}" for name, message in found.items()]
+
+
+def validation_problems(exc: ValidationError, *, prefix: str = "") -> dict[str, str]:
+    """``{variable: what is wrong}`` for a settings class pydantic refused (the first error of
+    each variable), the value shown only for a setting that is not secret, redacted."""
+    from loan_desk_telemetry import redact_text
+
+    found: dict[str, str] = {}
+    for error in exc.errors():
+        name = prefix + ("_".join(str(part) for part in error["loc"]).upper() or "SETTINGS")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not _is_secret(error["loc"]):
+            message += f" (got {redact_text(repr(error['input']))})"
+        found.setdefault(name, message)
+    return found
 
 
 def _is_secret(location: tuple[int | str, ...]) -> bool:
