@@ -5,7 +5,7 @@
 # their tests with the reason when missing, and fail them when CI=true.
 #
 # Without arguments it runs every tier but `live` as two pytest processes side by side: the
-# `alerting` tier (about 21 minutes, most of it waiting for Prometheus' `for:` durations, each
+# `alerting` tier (about 20 minutes, most of it waiting for Prometheus' `for:` durations, each
 # backend on a port of its own) and everything else. Its output is printed when both are done;
 # the run fails if either fails or selects no test. TEST_SERIAL=1 runs one pytest process instead.
 set -euo pipefail

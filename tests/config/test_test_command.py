@@ -104,13 +104,23 @@ def test_an_interrupt_stops_both_runs(tmp_path: Path) -> None:
     _, err = script.communicate(timeout=20)
     assert script.returncode == 130
     assert "interrupted: both pytest runs stopped" in err
-    time.sleep(0.5)
-    for pid in _read(pids):
-        assert not Path(f"/proc/{pid}").exists(), f"stand-in pytest {pid} still runs"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in _read(pids)):
+        time.sleep(0.1)
+    assert [pid for pid in _read(pids) if _alive(pid)] == []
 
 
 def _read(path: Path) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its new parent to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
 
 
 @pytest.mark.parametrize(
