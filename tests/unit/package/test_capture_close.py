@@ -1,0 +1,123 @@
+"""A capture owns the SDK providers it built: closing it ends their batch processors' threads.
+
+The worker threads are named by the SDK's BatchProcessor (opentelemetry-sdk 1.45.2,
+sdk/_shared_internal/__init__.py: ``f"OtelBatch{exporting}RecordProcessor"``, ``exporting``
+being "Span" in sdk/trace/export/__init__.py and "Log" in sdk/_logs/_internal/export/__init__.py).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+
+from opentelemetry import trace
+
+from loan_desk_telemetry._otlp_log_handler import OtlpLogHandler
+from loan_desk_telemetry.testing import capture_telemetry, reset_global_state
+
+WORKERS = ("OtelBatchSpanRecordProcessor", "OtelBatchLogRecordProcessor")
+
+
+def _workers() -> dict[str, int]:
+    names = [thread.name for thread in threading.enumerate()]
+    return {name: names.count(name) for name in WORKERS}
+
+
+def _plus_one(before: dict[str, int]) -> dict[str, int]:
+    return {name: count + 1 for name, count in before.items()}
+
+
+def _otlp_handlers() -> int:
+    return sum(isinstance(h, OtlpLogHandler) for h in logging.getLogger().handlers)
+
+
+def test_close_ends_both_worker_threads() -> None:
+    before = _workers()
+    capture = capture_telemetry()
+    assert _workers() == _plus_one(before)
+    assert not capture.closed
+    capture.close()
+    assert capture.closed
+    assert _workers() == before
+
+
+def test_leaving_the_with_block_ends_them() -> None:
+    before = _workers()
+    with capture_telemetry() as capture:
+        assert _workers() == _plus_one(before)
+        assert not capture.closed
+    assert capture.closed
+    assert _workers() == before
+
+
+def test_the_with_block_closes_on_an_exception_too() -> None:
+    before = _workers()
+    try:
+        with capture_telemetry() as capture:
+            raise LookupError("in the test body")
+    except LookupError:
+        pass
+    assert capture.closed
+    assert _workers() == before
+
+
+def test_a_capture_dropped_without_close_ends_them_when_collected() -> None:
+    before = _workers()
+    capture = capture_telemetry()
+    assert _workers() == _plus_one(before)
+    del capture
+    gc.collect()
+    assert _workers() == before
+
+
+def test_reset_global_state_leaves_a_capture_open() -> None:
+    """A capture may serve several tests (a session-wide one): resetting between tests must not
+    stop it."""
+    before = _workers()
+    with capture_telemetry() as capture:
+        reset_global_state()
+        assert not capture.closed
+        assert _workers() == _plus_one(before)
+        with trace.get_tracer("t", tracer_provider=capture.tracer_provider).start_as_current_span(
+            "after-reset"
+        ):
+            pass
+        assert [s.name for s in capture.spans()] == ["after-reset"]
+    assert _workers() == before
+
+
+def test_close_twice_is_harmless() -> None:
+    before = _workers()
+    capture = capture_telemetry()
+    capture.close()
+    capture.close()
+    with capture:
+        pass
+    assert capture.closed
+    assert _workers() == before
+
+
+def test_close_takes_the_otlp_handler_off_the_root_logger() -> None:
+    capture = capture_telemetry()
+    assert _otlp_handlers() == 1
+    capture.close()
+    assert _otlp_handlers() == 0
+
+
+def test_what_was_captured_stays_readable_after_close_and_later_telemetry_is_dropped() -> None:
+    with capture_telemetry() as capture:
+        tracer = trace.get_tracer("t", tracer_provider=capture.tracer_provider)
+        with tracer.start_as_current_span("before"):
+            logging.getLogger("t").warning("before close")
+    # Nothing was flushed inside the block: close() exported what was queued.
+    assert [s.name for s in capture.spans()] == ["before"]
+    assert [r.log_record.body for r in capture.log_records()] == ["before close"]
+
+    with tracer.start_as_current_span("after"):
+        logging.getLogger("t").warning("after close")
+    assert [s.name for s in capture.spans()] == ["before"]
+    assert [r.log_record.body for r in capture.log_records()] == ["before close"]
+    capture.clear()
+    assert capture.spans() == []
+    assert capture.log_records() == []
