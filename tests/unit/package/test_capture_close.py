@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 
 from opentelemetry import trace
 
@@ -121,3 +122,27 @@ def test_what_was_captured_stays_readable_after_close_and_later_telemetry_is_dro
     capture.clear()
     assert capture.spans() == []
     assert capture.log_records() == []
+
+
+def test_a_close_on_a_batch_worker_thread_hands_off_and_still_ends_both() -> None:
+    # The cyclic collector may run a capture's finalizer on any thread, a batch worker's too:
+    # there it must not join itself (RuntimeError: cannot join current thread).
+    before = _workers()
+    capture = capture_telemetry()
+    errors: list[BaseException] = []
+
+    def close_as_a_worker() -> None:
+        try:
+            capture.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=close_as_a_worker, name=WORKERS[0])
+    worker.start()
+    worker.join(timeout=10)
+    assert errors == []
+    assert capture.closed
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _workers() != before:
+        time.sleep(0.05)
+    assert _workers() == before

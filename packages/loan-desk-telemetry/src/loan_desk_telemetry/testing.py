@@ -22,6 +22,7 @@ interpreter exiting shuts them down, whichever comes first.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Self
@@ -114,6 +115,13 @@ def _close(
     # batch processors' shutdown (BatchProcessor.shutdown, sdk/_shared_internal/__init__.py)
     # wakes their worker thread ("OtelBatchSpanRecordProcessor" / "OtelBatchLogRecordProcessor"),
     # which exports what is queued and ends, and joins it. Both are no-ops the second time.
+    if threading.current_thread().name.startswith("OtelBatch"):
+        # The cyclic collector ran the finalizer inside a batch worker, which cannot join itself:
+        # shut down from a thread of its own.
+        threading.Thread(
+            target=_close, args=(telemetry, tracer_provider, logger_provider), daemon=True
+        ).start()
+        return
     telemetry.shutdown()
     tracer_provider.shutdown()
     logger_provider.shutdown()
