@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -36,3 +40,34 @@ def require_executable(name: str, *extra_dirs: str) -> str:
     if found is None:
         missing(f"`{name}` is not installed (Debian: apt-get install {name})")
     return found
+
+
+def environment_without(*prefixes: str, **extra: str) -> dict[str, str]:
+    """This process's environment without the variables starting with ``prefixes``, plus
+    ``extra``: what a fresh interpreter in a test starts with."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env.update(extra)
+    return env
+
+
+def run_python(
+    code: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> str:
+    """The standard output of ``python -c code args`` in a fresh interpreter (this one's); a
+    non-zero exit fails the test with the child's standard error, a hang with a timeout."""
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"python -c exited {result.returncode}:\n{result.stderr}", pytrace=False)
+    return result.stdout

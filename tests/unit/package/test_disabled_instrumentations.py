@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 
 from loan_desk_telemetry import instrument_app, instrument_httpx_client, instrument_sqlalchemy
 from loan_desk_telemetry._resource import instrumentation_disabled
+from tests.support.tools import environment_without, run_python
 
 
 def test_the_names_are_the_contrib_entry_points() -> None:
@@ -124,9 +125,6 @@ def test_httpx_client(monkeypatch: pytest.MonkeyPatch, value: str, instrumented:
 def test_global_httpx_instrumentation(value: str, instrumented: str) -> None:
     # setup_telemetry() without providers patches httpx for the whole process: in a fresh
     # interpreter, as a service runs it.
-    import os
-    import subprocess
-    import sys
 
     script = (
         "import loan_desk_telemetry\n"
@@ -135,13 +133,10 @@ def test_global_httpx_instrumentation(value: str, instrumented: str) -> None:
         "print(HTTPXClientInstrumentor().is_instrumented_by_opentelemetry)\n"
         "t.shutdown()\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update(
+    env = environment_without(
+        "OTEL_",
         OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=value,
         OTEL_TRACES_EXPORTER="none",
         OTEL_LOGS_EXPORTER="none",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-    )
-    assert result.stdout.strip().splitlines()[-1] == instrumented
+    assert run_python(script, env=env).strip().splitlines()[-1] == instrumented

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 
@@ -19,6 +17,7 @@ from sqlalchemy import create_engine
 
 import loan_desk_telemetry
 from loan_desk_telemetry._semconv import SEMCONV_OPT_IN
+from tests.support.tools import environment_without, run_python
 
 # In a fresh interpreter: what the process looks like before and after the import. The API
 # modules imported first set nothing (their getters return the proxies until a provider is set).
@@ -70,11 +69,8 @@ _LIBRARY_INSTRUMENTATIONS = ("fastapi", "asgi", "httpx", "sqlalchemy", "starlett
 
 
 def _run_snapshot() -> dict[str, dict[str, object]]:
-    env = {k: v for k, v in os.environ.items() if k != SEMCONV_OPT_IN}
-    out = subprocess.run(
-        [sys.executable, "-c", _SNAPSHOT], env=env, capture_output=True, text=True, check=True
-    )
-    result: dict[str, dict[str, object]] = json.loads(out.stdout)
+    out = run_python(_SNAPSHOT, env=environment_without(SEMCONV_OPT_IN))
+    result: dict[str, dict[str, object]] = json.loads(out)
     return result
 
 
@@ -231,12 +227,10 @@ def test_the_opt_in_is_in_place_before_the_contrib_reads_it(
 ) -> None:
     # A fresh interpreter: the contrib reads the variable once per process, at the first
     # instrumentation set up, which here is instrument_app's own.
-    env = {k: v for k, v in os.environ.items() if k != SEMCONV_OPT_IN}
+    env = environment_without(SEMCONV_OPT_IN)
     if value is not None:
         env[SEMCONV_OPT_IN] = value
-    out = subprocess.run(
-        [sys.executable, "-c", _FIRST_REQUEST], env=env, capture_output=True, text=True, check=True
-    )
-    attributes = set(json.loads(out.stdout.splitlines()[-1]))  # after the access line
+    out = run_python(_FIRST_REQUEST, env=env)
+    attributes = set(json.loads(out.splitlines()[-1]))  # after the access line
     assert present <= attributes
     assert not (absent & attributes)

@@ -3,9 +3,6 @@ the same metrics as ``instrument_app``, on the registry it is given."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterable
 
 import pytest
@@ -17,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 import loan_desk_telemetry
 from loan_desk_telemetry import UNMATCHED, PrometheusMiddleware
+from tests.support.tools import environment_without, run_python
 
 OURS = (
     "http_request_duration_seconds",
@@ -234,18 +232,8 @@ with TestClient(app) as client:
 labels = {"method": "GET", "route": "/x", "status_code": "200", "app_name": "svc"}
 print(REGISTRY.get_sample_value("http_request_duration_seconds_count", labels))
 """
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    result = subprocess.run(
-        [sys.executable, "-c", program],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "1.0"
+    environment = environment_without("OTEL_", "PROMETHEUS_MULTIPROC_DIR")
+    assert run_python(program, env=environment, timeout=60).splitlines()[-1] == "1.0"
 
 
 def test_apps_built_in_threads_on_one_registry_share_one_set_of_metrics() -> None:

@@ -7,10 +7,7 @@ import asyncio
 import io
 import json
 import logging
-import os
 import socket
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -27,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 import loan_desk_telemetry
 from loan_desk_telemetry._otlp_log_handler import OtlpLogHandler
+from tests.support.tools import environment_without, run_python
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -213,18 +211,8 @@ GLOBAL_SCRIPT = textwrap.dedent(
 def test_global_providers_give_exactly_one_server_span_per_request() -> None:
     # Global providers can be set once per process, and FastAPI's built-in telemetry activates
     # on them: run the production path in a fresh interpreter.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PROMETHEUS_"))}
-    result = subprocess.run(
-        [sys.executable, "-c", GLOBAL_SCRIPT],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    output = run_python(GLOBAL_SCRIPT, env=environment_without("OTEL_", "PROMETHEUS_"), cwd=ROOT)
+    out = json.loads(output.strip().splitlines()[-1])
     assert out["same_handle"] is True
     assert sorted(map(tuple, out["spans"])) == [
         ("GET /items/{item_id}", "SERVER"),
@@ -266,22 +254,12 @@ MULTIPROC_WORKER = textwrap.dedent(
 
 
 def test_multiprocess_mode_sums_workers(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PROMETHEUS_"))}
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
-    env["OTEL_SDK_DISABLED"] = "true"
+    env = environment_without(
+        "OTEL_", "PROMETHEUS_", PROMETHEUS_MULTIPROC_DIR=str(tmp_path), OTEL_SDK_DISABLED="true"
+    )
 
     def run(count: int, mode: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-c", MULTIPROC_WORKER, str(count), mode],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=ROOT,
-            env=env,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+        return run_python(MULTIPROC_WORKER, str(count), mode, env=env, cwd=ROOT)
 
     run(3, "quiet")
     run(4, "quiet")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import pkgutil
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
 import loan_desk_telemetry
+from tests.support.tools import run_python
 
 PUBLIC = [
     "DEFAULT_EXCLUDED_PATHS",
@@ -87,10 +86,9 @@ def test_a_fresh_import_binds_exactly_the_public_names() -> None:
         "import loan_desk_telemetry as o; "
         "print(sorted(n for n in vars(o) if not n.startswith('_')))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    assert run_python(code, timeout=60).strip() == repr(
+        sorted(set(PUBLIC) - PUBLIC_MODULES - DUNDERS)
     )
-    assert result.stdout.strip() == repr(sorted(set(PUBLIC) - PUBLIC_MODULES - DUNDERS))
 
 
 def test_version_is_the_distributions() -> None:

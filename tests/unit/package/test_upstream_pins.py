@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import httpx
@@ -25,6 +22,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import create_engine, text
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
+
+from tests.support.tools import environment_without, run_python
 
 # The contrib reads the semconv opt-in once per process: it reads the services' value first.
 pytestmark = pytest.mark.usefixtures("contrib_semconv_read_as_the_services_run")
@@ -74,15 +73,8 @@ _SEMCONV_READ_ONCE = textwrap.dedent(
 
 
 def test_the_semconv_opt_in_is_read_once_per_process_and_not_at_import() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "OTEL_SEMCONV_STABILITY_OPT_IN"}
-    out = subprocess.run(
-        [sys.executable, "-c", _SEMCONV_READ_ONCE],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(out.stdout) == {
+    out = run_python(_SEMCONV_READ_ONCE, env=environment_without("OTEL_SEMCONV_STABILITY_OPT_IN"))
+    assert json.loads(out) == {
         "variable": "OTEL_SEMCONV_STABILITY_OPT_IN",  # the name loan_desk_telemetry._semconv sets
         "after_imports": False,  # importing the instrumentations reads nothing
         "first": "http",
