@@ -11,8 +11,12 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
+import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from loan_desk_telemetry._otlp_log_handler import OtlpLogHandler
 from loan_desk_telemetry.testing import capture_telemetry, reset_global_state
@@ -124,25 +128,31 @@ def test_what_was_captured_stays_readable_after_close_and_later_telemetry_is_dro
     assert capture.log_records() == []
 
 
-def test_a_close_on_a_batch_worker_thread_hands_off_and_still_ends_both() -> None:
+def test_a_close_on_a_batch_worker_thread_hands_off_and_still_ends_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # The cyclic collector may run a capture's finalizer on any thread, a batch worker's too:
-    # there it must not join itself (RuntimeError: cannot join current thread).
+    # there it must not join itself (RuntimeError: cannot join current thread). Here the span
+    # worker itself closes the capture, from the exporter it calls.
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")  # ms: the worker exports at once
     before = _workers()
     capture = capture_telemetry()
-    errors: list[BaseException] = []
+    exporter = capture.span_exporter
+    export = exporter.export
+    closed_on: list[str] = []
 
-    def close_as_a_worker() -> None:
-        try:
-            capture.close()
-        except BaseException as exc:
-            errors.append(exc)
+    def export_then_close(spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = export(spans)
+        closed_on.append(threading.current_thread().name)
+        capture.close()
+        return result
 
-    worker = threading.Thread(target=close_as_a_worker, name=WORKERS[0])
-    worker.start()
-    worker.join(timeout=10)
-    assert errors == []
-    assert capture.closed
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _workers() != before:
+    exporter.export = export_then_close  # type: ignore[method-assign]
+    capture.tracer_provider.get_tracer("t").start_span("last").end()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (not capture.closed or _workers() != before):
         time.sleep(0.05)
+    assert closed_on == [WORKERS[0]]
+    assert capture.closed
     assert _workers() == before
+    assert [span.name for span in exporter.get_finished_spans()] == ["last"]
