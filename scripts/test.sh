@@ -43,13 +43,15 @@ log=$(mktemp "${TMPDIR:-/tmp}/alerting-tier.XXXXXX.log")
 alerting_tmp=$(mktemp -d "${TMPDIR:-/tmp}/alerting-tier.XXXXXX")
 # Each run in a process group of its own (job control), so an interrupt stops all of it.
 set -m
-# Its own cache-less run and temporary folder, so the two processes share no file.
-uv run --locked pytest -m alerting -p no:cacheprovider --basetemp "$alerting_tmp/pytest" \
-  >"$log" 2>&1 &
+# Its own cache-less run and temporary folder, so the two processes share no file, and its own
+# block of ports below the kernel's ephemeral range (32768 up on Linux), so the two share no
+# port either (tests/support/tools.py: free_port).
+TEST_PORT_RANGE=20000-26383 uv run --locked pytest -m alerting -p no:cacheprovider \
+  --basetemp "$alerting_tmp/pytest" >"$log" 2>&1 &
 alerting_pid=$!
 # At a lower priority: the lessons' services must answer in time, or a latency alert that no
 # lesson declares would fire and fail the alerting tier.
-nice -n 10 uv run --locked pytest -m "not live and not alerting" &
+TEST_PORT_RANGE=26384-32767 nice -n 10 uv run --locked pytest -m "not live and not alerting" &
 rest_pid=$!
 stop() {
   kill -TERM -- "-$alerting_pid" "-$rest_pid" 2>/dev/null || true

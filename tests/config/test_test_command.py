@@ -21,6 +21,10 @@ FAKE_UV = """#!/usr/bin/env bash
 if [ "$1" = sync ]; then exit 0; fi
 echo "$*" >>"$FAKE_LOG"
 echo $$ >>"$FAKE_LOG.pids"
+case " $* " in
+  *" -m alerting "*) echo "alerting ${TEST_PORT_RANGE:-}" >>"$FAKE_LOG.ports" ;;
+  *) echo "rest ${TEST_PORT_RANGE:-}" >>"$FAKE_LOG.ports" ;;
+esac
 if [ -n "${FAKE_SLEEP:-}" ]; then sleep "$FAKE_SLEEP"; fi
 case " $* " in
   *" -m alerting "*) exit "${FAKE_ALERTING_STATUS:-0}" ;;
@@ -38,6 +42,7 @@ def run(tmp_path: Path, *args: str, **statuses: int | str) -> tuple[int, list[st
     log = tmp_path / "calls.log"
     log.unlink(missing_ok=True)
     Path(f"{log}.pids").unlink(missing_ok=True)
+    Path(f"{log}.ports").unlink(missing_ok=True)
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "FAKE_LOG": str(log),
@@ -71,7 +76,26 @@ def test_without_arguments_it_runs_the_alerting_tier_beside_the_rest(tmp_path: P
         "bin",
         "calls.log",
         "calls.log.pids",
+        "calls.log.ports",
     ]
+
+
+def test_the_two_processes_get_ports_of_their_own(tmp_path: Path) -> None:
+    """Disjoint blocks below Linux's ephemeral range: neither process can pick a port the other
+    picked, nor one the kernel hands out for an outgoing connection."""
+    status, _, _ = run(tmp_path)
+    assert status == 0
+    ranges: dict[str, range] = {}
+    for line in (tmp_path / "calls.log.ports").read_text().splitlines():
+        name, _, value = line.partition(" ")
+        low, _, high = value.partition("-")
+        ranges[name] = range(int(low), int(high) + 1)
+    assert sorted(ranges) == ["alerting", "rest"]
+    assert not set(ranges["alerting"]) & set(ranges["rest"])
+    for block in ranges.values():
+        assert block.start >= 1024
+        assert block.stop <= 32768
+        assert len(block) >= 5000
 
 
 def test_a_failed_alerting_tier_keeps_its_files_and_says_where(tmp_path: Path) -> None:

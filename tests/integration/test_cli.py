@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from loan_api.migrate import current_heads
-from tests.support.services import BIN, ROOT, base_env, free_port
+from tests.support.services import BIN, ROOT, base_env
+from tests.support.tools import free_port
 
 # A refusal is the interpreter start and the imports: about 1 s idle, 2.7-3.5 s measured on a
 # 2-core machine at load 18. The old failures took 12 s (exporter retries at exit), crashed after

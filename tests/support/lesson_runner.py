@@ -38,6 +38,7 @@ from tests.support.daemons import stop_process
 from tests.support.lessons import Lesson
 from tests.support.prometheus import Prometheus
 from tests.support.services import BIN, LOOPBACK, ROOT, Service, base_env, migrate, start_service
+from tests.support.tools import free_port
 
 Json = dict[str, Any]
 
@@ -49,8 +50,6 @@ LESSON_DEADLINE_SECONDS = 30 * 60
 QUIET_AFTER_SECONDS = 5 * 60 + 30
 POLL_SECONDS = 2.0
 
-_port_lock = threading.Lock()
-_ports_given: set[int] = set()
 _migrated_lock = threading.Lock()
 # Stacks start two at a time: ten starting at once on two cores time out importing Python.
 _starting = threading.Semaphore(2)
@@ -72,21 +71,6 @@ def migrated_database(directory: Path, name: str) -> str:
     target = directory / f"{name}.db"
     shutil.copyfile(template, target)
     return f"sqlite+aiosqlite:///{target}"
-
-
-def free_port() -> int:
-    """A free loopback port not handed out before in this process (threads start stacks at
-    the same time)."""
-    import socket
-
-    with _port_lock:
-        while True:
-            with socket.socket() as sock:
-                sock.bind((LOOPBACK, 0))
-                port = int(sock.getsockname()[1])
-            if port not in _ports_given:
-                _ports_given.add(port)
-                return port
 
 
 def compose_file() -> Json:

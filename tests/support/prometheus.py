@@ -30,8 +30,8 @@ import httpx
 import yaml
 
 from tests.support.daemons import running_daemon
-from tests.support.services import LOOPBACK, free_port
-from tests.support.tools import require_executable
+from tests.support.services import LOOPBACK
+from tests.support.tools import free_port, require_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "prometheus" / "prometheus.yml"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from typing import Any
 
 import httpx
 import yaml
+
+from tests.support.tools import free_port
 
 LOOPBACK = "127.0.0.1"
 BIN = Path(sys.executable).parent
@@ -44,12 +45,6 @@ def compose_batch_env(
         compose = yaml.safe_load((ROOT / "compose.observability.yaml").read_text(encoding="utf-8"))
     environment = compose["services"][service].get("environment") or {}
     return {k: str(v) for k, v in environment.items() if k.startswith(BATCH_PREFIXES)}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def base_env() -> dict[str, str]:

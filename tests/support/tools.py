@@ -7,9 +7,12 @@ because CI installs every backend its tier needs and a skip there would hide a b
 from __future__ import annotations
 
 import os
+import random
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
@@ -71,3 +74,54 @@ def run_python(
     if result.returncode != 0:
         pytest.fail(f"python -c exited {result.returncode}:\n{result.stderr}", pytrace=False)
     return result.stdout
+
+
+# Ports for the servers a test starts. A port found by binding port 0 comes from the kernel's
+# ephemeral range: once released it can be handed to another bind(0) in the other pytest
+# process that scripts/test.sh runs beside this one, or to the local end of an outgoing
+# connection (Prometheus scraping), before the server that was meant to get it listens. So the
+# ports come from below the ephemeral range, from a block of this process's own
+# (TEST_PORT_RANGE, "low-high", set per process by scripts/test.sh), each handed out once.
+PORT_RANGE_VARIABLE = "TEST_PORT_RANGE"
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_port_lock = threading.Lock()
+_ports_given: set[int] = set()
+
+
+def port_range() -> range:
+    """The ports this process hands out: TEST_PORT_RANGE, else 10000 up to the ephemeral range."""
+    value = os.environ.get(PORT_RANGE_VARIABLE, "").strip()
+    if value:
+        low_text, _, high_text = value.partition("-")
+        try:
+            low, high = int(low_text), int(high_text)
+        except ValueError:
+            raise ValueError(f"{PORT_RANGE_VARIABLE}={value!r}: expected low-high") from None
+        if not 1024 <= low <= high <= 65535:
+            raise ValueError(f"{PORT_RANGE_VARIABLE}={value!r}: expected 1024 <= low <= high")
+        return range(low, high + 1)
+    try:
+        ephemeral_low = int(_EPHEMERAL_RANGE.read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768  # Linux's default
+    return range(10000, max(ephemeral_low, 10001))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port on ``host`` that nothing listens on, not handed out before in this process
+    (threads start stacks at the same time), from this process's block (see port_range)."""
+    ports = port_range()
+    with _port_lock:
+        start = random.randrange(len(ports))
+        for offset in range(len(ports)):
+            port = ports[(start + offset) % len(ports)]
+            if port in _ports_given:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    continue
+            _ports_given.add(port)
+            return port
+    raise RuntimeError(f"no free port left in {ports.start}-{ports.stop - 1} on {host}")

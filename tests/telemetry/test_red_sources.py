@@ -31,7 +31,8 @@ from prometheus_client.registry import Collector
 from tests.support import dashboards
 from tests.support.expectations import wait_for
 from tests.support.prometheus import Prometheus, running_prometheus
-from tests.support.services import LOOPBACK, base_env, free_port
+from tests.support.services import LOOPBACK, base_env
+from tests.support.tools import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD = dashboards.load(dashboards.DASHBOARDS / "service-overview.json")

@@ -31,11 +31,11 @@ from tests.support.services import (
     LOOPBACK,
     Service,
     base_env,
-    free_port,
     migrate,
     otel_env,
     start_service,
 )
+from tests.support.tools import free_port
 
 REQUESTS = 400
 # The fix bounds the telemetry flush at 3 s

@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import logging
-import socket
 import textwrap
 import threading
 import time
@@ -24,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 import loan_desk_telemetry
 from loan_desk_telemetry._otlp_log_handler import OtlpLogHandler
-from tests.support.tools import environment_without, run_python
+from tests.support.tools import environment_without, free_port, run_python
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -45,12 +44,6 @@ def small_app(registry: CollectorRegistry, tracer_provider: object = None) -> Fa
         tracer_provider=tracer_provider,
     )
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Collector(BaseHTTPRequestHandler):
