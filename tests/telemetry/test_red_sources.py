@@ -152,8 +152,14 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
 
 
 def _up(base: str) -> bool:
+    # The probe is counted (TOTAL): a long read timeout, so that a slow first answer on a loaded
+    # machine is not given up on, probed again and counted twice. Before the app listens the
+    # connection is refused at once.
     try:
-        return httpx.get(f"{base}/items/0", timeout=1.0).status_code == 200
+        return (
+            httpx.get(f"{base}/items/0", timeout=httpx.Timeout(20.0, connect=1.0)).status_code
+            == 200
+        )
     except httpx.HTTPError:
         return False
 
