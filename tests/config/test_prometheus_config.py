@@ -223,8 +223,12 @@ def test_prometheus_finds_the_app_targets_only_where_the_app_mounts_them(
         while True:
             targets = prometheus.get("/api/v1/targets")["activeTargets"]
             jobs = Counter(t["labels"]["job"] for t in targets)
-            # Discovery is applied every few seconds: wait for the stack's own jobs first.
-            if set(jobs) >= {"loki", "tempo", "grafana"} and (not with_app or jobs["api"]):
+            # Discovery is applied every few seconds: wait for the stack's own jobs first, and
+            # with the app for both of its jobs (each file is a provider of its own: one can be
+            # applied a round before the other).
+            if set(jobs) >= {"loki", "tempo", "grafana"} and (
+                not with_app or (jobs["api"] and jobs["tagger"])
+            ):
                 break
             assert time.monotonic() < deadline, dict(jobs)
             time.sleep(0.5)

@@ -120,10 +120,16 @@ def test_an_interrupt_stops_both_runs(tmp_path: Path) -> None:
         "TMPDIR": str(tmp_path),
     }
     script = subprocess.Popen(["bash", str(SCRIPT)], env=env, stderr=subprocess.PIPE, text=True)
+    # Both runs started and the script's trap set: it is set after both start, so the second
+    # run's pid can be written while the script has not reached its `trap` line yet, and a
+    # SIGTERM then would end the script without its handler.
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and len(_read(pids)) < 2:
+    while time.monotonic() < deadline and (
+        len(_read(pids)) < 2 or not _catches(script.pid, signal.SIGTERM)
+    ):
         time.sleep(0.1)
     assert len(_read(pids)) == 2
+    assert _catches(script.pid, signal.SIGTERM)
     script.send_signal(signal.SIGTERM)
     _, err = script.communicate(timeout=20)
     assert script.returncode == 130
@@ -132,6 +138,15 @@ def test_an_interrupt_stops_both_runs(tmp_path: Path) -> None:
     while time.monotonic() < deadline and any(_alive(pid) for pid in _read(pids)):
         time.sleep(0.1)
     assert [pid for pid in _read(pids) if _alive(pid)] == []
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether ``pid`` has a handler for ``signum``: the SigCgt mask of /proc/<pid>/status
+    (Linux, proc(5)), bit ``signum - 1``."""
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
 
 
 def _read(path: Path) -> list[int]:

@@ -9,7 +9,7 @@ and the project's recording rules.
 OTEL_SEMCONV_STABILITY_OPT_IN=http makes the instrumentation emit the stable
 http.server.request.duration (seconds) instead of the old http.server.duration (milliseconds);
 the caller sets it. Routes: GET /items/{item_id} (200), POST /items (201), GET /fail (500),
-GET /slow (200 after 0.6 s, past the 0.5 s latency objective); anything else is a 404 without a
+GET /slow (200 after 1.2 s, past the 0.5 s latency objective); anything else is a 404 without a
 route.
 """
 
@@ -28,7 +28,9 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 SERVICE_NAME = "shop"
 SERVICE_VERSION = "1.4.2"
-SLOW_SECONDS = 0.6
+# Inside the instrumentation's (1, 2.5] bucket with 1.3 s to spare: the quantiles the test
+# expects are that bucket's, whatever a loaded machine adds to the sleep.
+SLOW_SECONDS = 1.2
 
 
 def build_app(registry: CollectorRegistry) -> FastAPI:

@@ -38,6 +38,7 @@ PACE = 0.05  # seconds between requests: ~5 s per phase, a steady, bounded load
 MAX_RSS_GROWTH = 64 * 1024 * 1024
 MAX_EXPORT_ERROR_LINES = 10  # per service, over the whole outage (rate limit: 1/message/minute)
 LATENCY_RATIO = 3.0 if not in_ci() else 5.0  # shared CI runners are noisy
+P95_SLACK_SECONDS = 0.1
 
 
 @dataclass
@@ -122,7 +123,12 @@ def test_receiver_outage_under_steady_load(wire_stack: WireStack) -> None:
         assert set(up.statuses) <= {200, 201}, up.statuses
         assert set(down.statuses) <= {200, 201}, down.statuses
         assert down.p50 <= up.p50 * LATENCY_RATIO + 0.005, (up.p50, down.p50)
-        assert down.p95 <= up.p95 * LATENCY_RATIO + 0.010, (up.p95, down.p95)
+        # p95 is the 5th slowest of 100: a CPU burst of a second on the shared 2-core machine
+        # slows that many. An export in the request path would wait out the exporter's first
+        # retry back-off on the refused connection, 0.8-1.2 s (opentelemetry-exporter-otlp-common
+        # 0.66b2, opentelemetry/exporter/otlp/common/http.py: 2**0 times a 20 % jitter; the
+        # timeout here is 2 s), far above this slack.
+        assert down.p95 <= up.p95 * LATENCY_RATIO + P95_SLACK_SECONDS, (up.p95, down.p95)
         for name, before in memory_before.items():
             assert memory_after[name] - before < MAX_RSS_GROWTH, (name, before, memory_after)
         for name, lines in errors.items():

@@ -237,21 +237,29 @@ def test_slow_db_in_the_real_service(stack: tuple[OtlpReceiver, Service, Service
     finally:
         answer = trainer_cli(api, "loan-api", "reset")
     assert answer["switched_off"] == ["slow-db"]
-    slowed = poll(
-        lambda: [
+
+    def slowed_spans() -> list[SpanRecord]:
+        return [
             s
             for s in receiver.spans()
             if s.kind == "CLIENT" and s.attributes.get("scenario.name") == "slow-db"
-        ],
-        bool,
+        ]
+
+    (trace_id,) = {s.trace_id for s in poll(slowed_spans, bool)}
+    # The server span ends last, after the statements: once it is here (the batch processor
+    # exports in the order spans end), the whole trace is. The statements alone may have come
+    # in an earlier batch.
+    trace = poll(
+        lambda: spans_of(receiver, trace_id), lambda found: any(s.kind == "SERVER" for s in found)
     )
+    slowed = slowed_spans()
     assert slowed
     assert {s.attributes["scenario.effect"] for s in slowed} == {"every SQL statement +120 ms"}
     assert {s.service for s in slowed} == {"loan-api"}
     # One request ran under the scenario: every SQL statement of its trace was slowed.
-    (trace_id,) = {s.trace_id for s in slowed}
-    statements = [s for s in spans_of(receiver, trace_id) if s.kind == "CLIENT"]
+    assert {s.trace_id for s in slowed} == {trace_id}
+    statements = [s for s in trace if s.kind == "CLIENT"]
     assert len(statements) == len(slowed)
-    (server,) = [s for s in spans_of(receiver, trace_id) if s.kind == "SERVER"]
+    (server,) = [s for s in trace if s.kind == "SERVER"]
     assert server.attributes["http.route"] == "/api/v1/applications"
     assert path.startswith("/api/v1/applications/")

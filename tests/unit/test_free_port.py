@@ -20,10 +20,32 @@ def fresh_ports(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tools, "_ports_given", set())
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def idle_block(size: int) -> str:
+    """``size`` consecutive ports that are free now, from this process's own block: a fixed
+    block would lie in the other pytest process's (scripts/test.sh), whose servers, or their
+    connections in TIME_WAIT, could hold one of its ports at any moment."""
+    ports = port_range()
+    for low in range(ports.start, ports.stop - size + 1, size):
+        if all(_bindable(port) for port in range(low, low + size)):
+            return f"{low}-{low + size - 1}"
+    pytest.fail(f"no {size} free consecutive ports in {ports.start}-{ports.stop - 1}")
+
+
 def test_ports_come_from_the_block_each_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(PORT_RANGE_VARIABLE, "21000-21019")
+    block = idle_block(20)
+    monkeypatch.setenv(PORT_RANGE_VARIABLE, block)
+    low = int(block.split("-")[0])
     ports = [free_port() for _ in range(20)]
-    assert sorted(ports) == list(range(21000, 21020))
+    assert sorted(ports) == list(range(low, low + 20))
 
 
 def test_a_port_something_listens_on_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,9 +65,10 @@ def test_a_port_something_listens_on_is_skipped(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_an_exhausted_block_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(PORT_RANGE_VARIABLE, "21100-21101")
+    block = idle_block(2)
+    monkeypatch.setenv(PORT_RANGE_VARIABLE, block)
     free_port(), free_port()
-    with pytest.raises(RuntimeError, match="no free port left in 21100-21101"):
+    with pytest.raises(RuntimeError, match=f"no free port left in {block}"):
         free_port()
 
 

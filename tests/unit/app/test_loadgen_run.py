@@ -57,7 +57,9 @@ def _settings(**changes: object) -> LoadSettings:
         "api_url": "http://api",
         "flows_per_second": 50,
         "concurrency": 4,
-        "duration_seconds": 0.3,
+        # 50 flows a second for 1 s: the tests need two flows, which a stall of the (nice 10,
+        # loaded) test process right after the first could prevent within 0.3 s.
+        "duration_seconds": 1.0,
         "bad_request_share": 0.0,
         "unreadable_share": 0.0,
         "seed": 7,

@@ -24,13 +24,22 @@ from loan_desk_telemetry.testing import capture_telemetry, reset_global_state
 WORKERS = ("OtelBatchSpanRecordProcessor", "OtelBatchLogRecordProcessor")
 
 
-def _workers() -> dict[str, int]:
-    names = [thread.name for thread in threading.enumerate()]
-    return {name: names.count(name) for name in WORKERS}
+def _workers() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name in WORKERS}
 
 
-def _plus_one(before: dict[str, int]) -> dict[str, int]:
-    return {name: count + 1 for name, count in before.items()}
+def _started_since(before: set[threading.Thread]) -> set[threading.Thread]:
+    """The worker threads started since ``before``: one of each kind for a new capture.
+
+    Threads, not counts by name: a capture an earlier test left unclosed may be collected (and
+    its workers end) at any moment, this test's ``gc.collect()`` included."""
+    started = _workers() - before
+    assert sorted(thread.name for thread in started) == sorted(WORKERS), started
+    return started
+
+
+def _alive(threads: set[threading.Thread]) -> list[threading.Thread]:
+    return [thread for thread in threads if thread.is_alive()]
 
 
 def _otlp_handlers() -> int:
@@ -40,40 +49,41 @@ def _otlp_handlers() -> int:
 def test_close_ends_both_worker_threads() -> None:
     before = _workers()
     capture = capture_telemetry()
-    assert _workers() == _plus_one(before)
+    mine = _started_since(before)
     assert not capture.closed
     capture.close()
     assert capture.closed
-    assert _workers() == before
+    assert _alive(mine) == []
 
 
 def test_leaving_the_with_block_ends_them() -> None:
     before = _workers()
     with capture_telemetry() as capture:
-        assert _workers() == _plus_one(before)
+        mine = _started_since(before)
         assert not capture.closed
     assert capture.closed
-    assert _workers() == before
+    assert _alive(mine) == []
 
 
 def test_the_with_block_closes_on_an_exception_too() -> None:
     before = _workers()
     try:
         with capture_telemetry() as capture:
+            mine = _started_since(before)
             raise LookupError("in the test body")
     except LookupError:
         pass
     assert capture.closed
-    assert _workers() == before
+    assert _alive(mine) == []
 
 
 def test_a_capture_dropped_without_close_ends_them_when_collected() -> None:
     before = _workers()
     capture = capture_telemetry()
-    assert _workers() == _plus_one(before)
+    mine = _started_since(before)
     del capture
     gc.collect()
-    assert _workers() == before
+    assert _alive(mine) == []
 
 
 def test_reset_global_state_leaves_a_capture_open() -> None:
@@ -81,26 +91,28 @@ def test_reset_global_state_leaves_a_capture_open() -> None:
     stop it."""
     before = _workers()
     with capture_telemetry() as capture:
+        mine = _started_since(before)
         reset_global_state()
         assert not capture.closed
-        assert _workers() == _plus_one(before)
+        assert len(_alive(mine)) == len(WORKERS)  # still running
         with trace.get_tracer("t", tracer_provider=capture.tracer_provider).start_as_current_span(
             "after-reset"
         ):
             pass
         assert [s.name for s in capture.spans()] == ["after-reset"]
-    assert _workers() == before
+    assert _alive(mine) == []
 
 
 def test_close_twice_is_harmless() -> None:
     before = _workers()
     capture = capture_telemetry()
+    mine = _started_since(before)
     capture.close()
     capture.close()
     with capture:
         pass
     assert capture.closed
-    assert _workers() == before
+    assert _alive(mine) == []
 
 
 def test_close_takes_the_otlp_handler_off_the_root_logger() -> None:
@@ -137,6 +149,7 @@ def test_a_close_on_a_batch_worker_thread_hands_off_and_still_ends_both(
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")  # ms: the worker exports at once
     before = _workers()
     capture = capture_telemetry()
+    mine = _started_since(before)
     exporter = capture.span_exporter
     export = exporter.export
     closed_on: list[str] = []
@@ -150,9 +163,9 @@ def test_a_close_on_a_batch_worker_thread_hands_off_and_still_ends_both(
     exporter.export = export_then_close  # type: ignore[method-assign]
     capture.tracer_provider.get_tracer("t").start_span("last").end()
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and (not capture.closed or _workers() != before):
+    while time.monotonic() < deadline and (not capture.closed or _alive(mine)):
         time.sleep(0.05)
     assert closed_on == [WORKERS[0]]
     assert capture.closed
-    assert _workers() == before
+    assert _alive(mine) == []
     assert [span.name for span in exporter.get_finished_spans()] == ["last"]

@@ -185,7 +185,9 @@ def test_shutdown_is_bounded_when_the_exporter_hangs(owned: bool) -> None:
     finished = telemetry.shutdown(timeout_seconds=0.5)
     took = time.monotonic() - started
     assert finished is False
-    assert took < 1.5, took
+    # Bounded: the exporter alone would hang 30 s. Not tight: 0.5 s plus whatever a loaded 2-core
+    # machine (this tier runs at nice 10 beside the alerting tier) adds to the join and the warning.
+    assert took < 5.0, took
     assert exporter.shutdowns == 1  # interrupted once; the processor's own call is absorbed
     warnings = [line for line in _lines(stream) if line["event"] == "telemetry.shutdown_incomplete"]
     assert len(warnings) == 1
