@@ -43,6 +43,17 @@ log=$(mktemp "${TMPDIR:-/tmp}/alerting-tier.XXXXXX.log")
 alerting_tmp=$(mktemp -d "${TMPDIR:-/tmp}/alerting-tier.XXXXXX")
 # Each run in a process group of its own (job control), so an interrupt stops all of it.
 set -m
+# The trap comes before the runs start, so an interrupt at any moment stops what has started.
+alerting_pid=""
+rest_pid=""
+stop() {
+  for pid in $alerting_pid $rest_pid; do
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  echo "interrupted: both pytest runs stopped; the alerting tier's output: $log" >&2
+  exit 130
+}
+trap stop INT TERM
 # Its own cache-less run and temporary folder, so the two processes share no file, and its own
 # block of ports below the kernel's ephemeral range (32768 up on Linux), so the two share no
 # port either (tests/support/tools.py: free_port).
@@ -53,12 +64,6 @@ alerting_pid=$!
 # lesson declares would fire and fail the alerting tier.
 TEST_PORT_RANGE=26384-32767 nice -n 10 uv run --locked pytest -m "not live and not alerting" &
 rest_pid=$!
-stop() {
-  kill -TERM -- "-$alerting_pid" "-$rest_pid" 2>/dev/null || true
-  echo "interrupted: both pytest runs stopped; the alerting tier's output: $log" >&2
-  exit 130
-}
-trap stop INT TERM
 
 set +e
 wait "$rest_pid"
