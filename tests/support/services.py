@@ -9,7 +9,6 @@ lines) and stderr go to files the tests read.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.support.tools import free_port
+from tests.support.tools import environment_without, free_port
 
 LOOPBACK = "127.0.0.1"
 BIN = Path(sys.executable).parent
@@ -49,11 +48,7 @@ def compose_batch_env(
 
 def base_env() -> dict[str, str]:
     """The parent's environment without anything that would steer the services elsewhere."""
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("OTEL_", "PROMETHEUS_", "DATABASE_", "TAGGER_", "LOG_", "APP_"))
-    }
+    return environment_without("OTEL_", "PROMETHEUS_", "DATABASE_", "TAGGER_", "LOG_", "APP_")
 
 
 def otel_env(

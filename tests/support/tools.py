@@ -107,8 +107,8 @@ def port_range() -> range:
     return range(10000, max(ephemeral_low, 10001))
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port on ``host`` that nothing listens on, not handed out before in this process
+def free_port() -> int:
+    """A loopback port that nothing listens on, not handed out before in this process
     (threads start stacks at the same time), from this process's block (see port_range)."""
     ports = port_range()
     with _port_lock:
@@ -119,9 +119,9 @@ def free_port(host: str = "127.0.0.1") -> int:
                 continue
             with socket.socket() as sock:
                 try:
-                    sock.bind((host, port))
+                    sock.bind(("127.0.0.1", port))
                 except OSError:
                     continue
             _ports_given.add(port)
             return port
-    raise RuntimeError(f"no free port left in {ports.start}-{ports.stop - 1} on {host}")
+    raise RuntimeError(f"no free port left in {ports.start}-{ports.stop - 1}")

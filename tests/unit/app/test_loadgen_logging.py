@@ -4,7 +4,6 @@ the services' logging pipeline, and a wrong value stops it with exit code 2 and 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import loan_api.config
 from loadgen.cli import main
 from loadgen.settings import log_settings
 from servicekit.log_settings import LogSettings
+from tests.support.tools import environment_without
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -78,8 +78,13 @@ def test_every_wrong_setting_is_named_at_once(
 
 
 def run_loadgen(**environment: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LOG_", "LOADGEN_"))}
-    env |= {"LOADGEN_API_URL": "http://127.0.0.1:9", "LOADGEN_DURATION_SECONDS": "0.2"}
+    env = environment_without(
+        "OTEL_",
+        "LOG_",
+        "LOADGEN_",
+        LOADGEN_API_URL="http://127.0.0.1:9",
+        LOADGEN_DURATION_SECONDS="0.2",
+    )
     env |= environment
     return subprocess.run(
         [sys.executable, "-m", "loadgen"],
