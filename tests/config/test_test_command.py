@@ -120,9 +120,8 @@ def test_an_interrupt_stops_both_runs(tmp_path: Path) -> None:
         "TMPDIR": str(tmp_path),
     }
     script = subprocess.Popen(["bash", str(SCRIPT)], env=env, stderr=subprocess.PIPE, text=True)
-    # Both runs started and the script's trap set: it is set after both start, so the second
-    # run's pid can be written while the script has not reached its `trap` line yet, and a
-    # SIGTERM then would end the script without its handler.
+    # Both runs started and the script's trap set (the script sets it before starting them;
+    # checking it too keeps this test from signalling a script that would die without it).
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (
         len(_read(pids)) < 2 or not _catches(script.pid, signal.SIGTERM)
