@@ -128,6 +128,9 @@ class HttpMetrics:
 
 def _register_all(registry: CollectorRegistry, collectors: Sequence[Collector]) -> None:
     """Register every collector, or none: a name already taken is a one-line ``ValueError``."""
+    # DuplicateTimeseries(ValueError) and its ``duplicates`` set: prometheus-client 0.26.0,
+    # prometheus_client/registry.py (read in the locked version; the search store holds an older
+    # registry.py that raised a plain ValueError). The package requires >=0.26,<0.27.
     for index, collector in enumerate(collectors):
         try:
             registry.register(collector)
